@@ -1,0 +1,97 @@
+//! Errors from talking to Milvus, with the operation and object named.
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong talking to Milvus.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The URI could not be parsed or the channel could not be built.
+    #[error("invalid Milvus URI {uri:?}: {reason}")]
+    InvalidUri {
+        /// The URI as given.
+        uri: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// The server could not be reached.
+    #[error("cannot connect to Milvus at {uri}: {source}")]
+    Connect {
+        /// The URI we dialled.
+        uri: String,
+        /// The transport error.
+        #[source]
+        source: tonic::transport::Error,
+    },
+    /// A TLS setting (CA certificate) could not be used.
+    #[error("TLS setup for {uri}: {reason}")]
+    Tls {
+        /// The URI.
+        uri: String,
+        /// Why.
+        reason: String,
+    },
+    /// The gRPC call itself failed (transport, auth, unimplemented, ...).
+    #[error("{op} failed: {}", describe_status(.status))]
+    Rpc {
+        /// The operation, with its object (e.g. `Query on "docs"`).
+        op: String,
+        /// The gRPC status.
+        status: tonic::Status,
+    },
+    /// The server answered with an error status.
+    #[error("{op} failed: {reason} (code {code})")]
+    Server {
+        /// The operation, with its object.
+        op: String,
+        /// Milvus error code (`code`, or the legacy `error_code`).
+        code: i32,
+        /// The server's message.
+        reason: String,
+    },
+}
+
+fn describe_status(status: &tonic::Status) -> String {
+    match status.code() {
+        tonic::Code::Unavailable => format!("server unavailable ({})", status.message()),
+        tonic::Code::Unauthenticated => format!("authentication failed ({})", status.message()),
+        tonic::Code::PermissionDenied => format!("permission denied ({})", status.message()),
+        tonic::Code::Unimplemented => "not supported by this server".to_string(),
+        code => format!("{code:?}: {}", status.message()),
+    }
+}
+
+impl Error {
+    /// True when the server says the collection (or database) does not exist.
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            Error::Server { code, reason, .. } => {
+                // 100: CollectionNotExists (2.3+); legacy error_code 4 / 28.
+                *code == 100 || reason.contains("not found") || reason.contains("not exist")
+            }
+            _ => false,
+        }
+    }
+
+    /// True when a query result was over the server's size limits: retry smaller.
+    pub fn is_result_too_large(&self) -> bool {
+        let text = match self {
+            Error::Server { reason, .. } => reason.as_str(),
+            Error::Rpc { status, .. } => status.message(),
+            _ => return false,
+        };
+        let text = text.to_ascii_lowercase();
+        matches!(self, Error::Rpc { status, .. } if status.code() == tonic::Code::ResourceExhausted || status.code() == tonic::Code::OutOfRange)
+            || text.contains("exceed")
+                && (text.contains("size") || text.contains("limit") || text.contains("bytes"))
+    }
+
+    /// True when the RPC is not implemented by the server (e.g. GetVersion on Milvus Lite 2.5).
+    pub fn is_unimplemented(&self) -> bool {
+        match self {
+            Error::Rpc { status, .. } => status.code() == tonic::Code::Unimplemented,
+            Error::Server { reason, .. } => reason.to_ascii_lowercase().contains("unimplemented"),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs (scripts/setup-env.sh), starts
+# the real servers once on free loopback ports, runs every test, stops them.
+# Server logs are kept in $MP_RUN_DIR (printed on failure).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+bash scripts/setup-env.sh
+# shellcheck source=lib/servers.sh
+source scripts/lib/servers.sh
+# shellcheck source=lib/s3-server.sh
+source scripts/lib/s3-server.sh
+
+mp_run_dir >/dev/null
+on_exit() {
+    local status=$?
+    stop_servers
+    if [[ $status -ne 0 ]]; then
+        echo "test.sh: failed (exit $status); server logs kept in $MP_RUN_DIR" >&2
+    else
+        rm -rf "$MP_RUN_DIR"
+    fi
+}
+trap on_exit EXIT
+
+echo "test.sh: starting servers in $MP_RUN_DIR" >&2
+start_milvus235 # slow to start: let it come up while the rest runs
+start_lite25
+start_lite3
+start_s3_server
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo build --workspace --all-targets --locked
+wait_milvus235
+
+export MP_TEST_PYTHON="$MP_VENV/main/bin/python"
+cargo test --workspace --locked
