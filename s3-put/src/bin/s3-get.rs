@@ -1,0 +1,81 @@
+//! `s3-get URL [-o FILE]`: one object → stdout or a file (see `s3-get --help`).
+
+use clap::Parser;
+use s3_pipes::cli::{main_with, ConnectionArgs, TransferArgs, Verbosity};
+use s3_pipes::download::{download, ByteRange, DownloadOptions, Output, Verification};
+use s3_pipes::progress::Progress;
+use s3_pipes::{Exit, Location, Store};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Download one object to standard output or a file.
+///
+/// Ranged requests in parallel (--part-size × --concurrency in memory),
+/// reassembled in order. The sha256 stored by s3-put (object metadata or the
+/// KEY.sha256 sidecar) is checked: on a mismatch the data has already been
+/// written (stdout) or is kept as FILE.partial, and the exit status is 5.
+/// With -o FILE the file appears only when complete and verified.
+#[derive(Debug, Parser)]
+#[command(version, after_help = s3_pipes::exit::HELP)]
+struct Args {
+    /// Source: s3://bucket/key, gs://..., az://..., file:///path or a path.
+    url: String,
+
+    /// Write to FILE instead of standard output (`-` is standard output).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Only these bytes: START-END (inclusive), START- or -LAST_N. A range
+    /// cannot be checked against the whole object's sha256.
+    #[arg(long, value_name = "RANGE")]
+    range: Option<ByteRange>,
+
+    /// Do not check the stored sha256.
+    #[arg(long)]
+    no_verify: bool,
+
+    #[command(flatten)]
+    transfer: TransferArgs,
+
+    #[command(flatten)]
+    connection: ConnectionArgs,
+
+    #[command(flatten)]
+    verbosity: Verbosity,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    main_with("s3-get", run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<Exit> {
+    let location = Location::parse(&args.url)?;
+    let store = Store::open(&location, &args.connection.store_config())?;
+    let output = match &args.output {
+        None => Output::Stdout,
+        Some(p) if p.as_os_str() == "-" => Output::Stdout,
+        Some(p) => Output::File(p.clone()),
+    };
+    let opts = DownloadOptions {
+        chunk_size: args.transfer.part_size.0,
+        concurrency: args.transfer.concurrency,
+        range: args.range,
+        verify: !args.no_verify,
+    };
+    let progress = Progress::new(!args.verbosity.quiet);
+    progress.spawn("s3-get");
+    let res = download(&store, &output, &opts, &progress).await;
+    progress.finish();
+    let summary = res?;
+    if summary.verified == Verification::NoChecksum && !args.verbosity.quiet {
+        eprintln!(
+            "s3-get: warning: {} has no stored sha256 (no metadata, no .sha256 sidecar): not verified",
+            summary.url
+        );
+    }
+    if args.verbosity.verbose {
+        eprintln!("{}", serde_json::to_string(&summary)?);
+    }
+    Ok(Exit::Ok)
+}
