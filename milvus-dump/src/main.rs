@@ -1,1 +1,250 @@
-fn main() {}
+//! `milvus-dump`: export Milvus collections as a self-describing stream or a backup set.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+use milvus_dump::dump::{self, Destination, DumpOptions};
+use milvus_dump::sink::{Format, PartLimits};
+use milvus_wire::cli::ConnectArgs;
+use milvus_wire::Milvus;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    error (nothing written looks complete: no trailer, no manifest)
+  2    bad command line
+  3    --strict-snapshot: rows changed while dumping (output complete, but not a snapshot)
+  141  stdout closed by the reader (e.g. `milvus-dump ... | head`)";
+
+/// Export Milvus collections — schema, indexes, partitions, every field type —
+/// as a self-describing JSONL or Parquet stream on stdout, or as a backup set.
+#[derive(Debug, Parser)]
+#[command(version, after_help = EXIT_CODES)]
+struct Args {
+    #[command(flatten)]
+    connect: ConnectArgs,
+
+    /// Collection to dump (repeat for several; several need --out-dir).
+    #[arg(short = 'c', long = "collection", value_name = "NAME")]
+    collections: Vec<String>,
+
+    /// Dump every collection of the database (needs --out-dir).
+    #[arg(long, conflicts_with = "collections")]
+    all: bool,
+
+    /// List the database's collections with their row counts, and exit.
+    #[arg(long)]
+    list: bool,
+
+    /// Print only the header (schema, indexes, partitions, ...), one JSON line.
+    #[arg(long)]
+    schema_only: bool,
+
+    /// Stream format.
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    format: Format,
+
+    /// Write the stream to FILE ('-': stdout); FILE appears only when complete.
+    #[arg(short = 'o', long, value_name = "FILE", conflicts_with = "out_dir")]
+    output: Option<PathBuf>,
+
+    /// Write a backup set: DIR/<collection>/part-NNNNN.<ext> and DIR/manifest.json (last).
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
+
+    /// Rows per part in a backup set.
+    #[arg(long, value_name = "N", requires = "out_dir")]
+    part_rows: Option<u64>,
+
+    /// Bytes per part (before compression), e.g. 256MiB (default when neither limit is given).
+    #[arg(long, value_name = "SIZE", requires = "out_dir", value_parser = parse_size)]
+    part_bytes: Option<u64>,
+
+    /// Compress with zstd (optionally at LEVEL, 1-22; default 3).
+    #[arg(long, value_name = "LEVEL", num_args = 0..=1, default_missing_value = "3",
+          value_parser = clap::value_parser!(i32).range(1..=22))]
+    zstd: Option<i32>,
+
+    /// Only rows matching this Milvus filter expression.
+    #[arg(long, value_name = "EXPR")]
+    filter: Option<String>,
+
+    /// Only these partitions (repeatable).
+    #[arg(long = "partition", value_name = "NAME")]
+    partitions: Vec<String>,
+
+    /// Only these fields (comma-separated; the primary key is always kept).
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    fields: Vec<String>,
+
+    /// Flush the collection first (seal growing segments; before CSI snapshots).
+    #[arg(long)]
+    flush: bool,
+
+    /// Exit 3 when rows changed during the dump on a server that cannot pin a snapshot.
+    #[arg(long)]
+    strict_snapshot: bool,
+
+    /// Fixed page size in rows instead of the adaptive one (1-16384).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=16384))]
+    page_rows: Option<u64>,
+
+    /// No progress and no summary on stderr (errors still).
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// Also write the JSON summary to FILE.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+}
+
+/// `256MiB`, `1G`, `1000000`.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 256MiB"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(format!("{text:?}: unknown unit (use KiB, MiB, GiB)")),
+    };
+    n.checked_mul(mult)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("{text:?} is out of range"))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::from(141);
+            }
+            eprintln!("milvus-dump: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause.to_string().contains("Broken pipe")
+    })
+}
+
+fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
+    let options = args.connect.options()?;
+    let client = Milvus::connect(&options).await?;
+
+    if args.list {
+        let mut out = std::io::stdout().lock();
+        for name in client.list_collections().await? {
+            let rows = client.statistics_row_count(&name).await?;
+            writeln!(out, "{name}\t{rows}")?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let collections = if args.all {
+        let mut names = client.list_collections().await?;
+        names.sort();
+        if names.is_empty() {
+            bail!(
+                "database {:?} has no collections",
+                args.connect.db.as_deref().unwrap_or("default")
+            );
+        }
+        names
+    } else if args.collections.is_empty() {
+        bail!("name a collection with -c NAME (or --all, or --list)");
+    } else {
+        args.collections.clone()
+    };
+
+    let destination = match (&args.out_dir, &args.output) {
+        (Some(dir), _) => Destination::Set {
+            dir: dir.clone(),
+            limits: PartLimits {
+                rows: args.part_rows,
+                bytes: args.part_bytes.or(if args.part_rows.is_none() {
+                    Some(256 << 20)
+                } else {
+                    None
+                }),
+            },
+        },
+        (None, Some(path)) if path.as_os_str() != "-" => Destination::File(path.clone()),
+        _ => Destination::Stdout,
+    };
+    let dump_options = DumpOptions {
+        collections,
+        format: args.format,
+        zstd: args.zstd,
+        destination,
+        filter: args.filter.clone().unwrap_or_default(),
+        partitions: args.partitions.clone(),
+        fields: args.fields.clone(),
+        flush: args.flush,
+        page_rows: args.page_rows.map(|n| n as usize),
+        progress: !args.quiet,
+    };
+
+    if args.schema_only {
+        let mut out = std::io::stdout().lock();
+        for name in &dump_options.collections {
+            let (header, _) = dump::describe(&client, name, &dump_options).await?;
+            serde_json::to_writer(
+                &mut out,
+                &serde_json::json!({ record_stream::header::HEADER_KEY: header }),
+            )?;
+            writeln!(out)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let summary = dump::run(&client, &dump_options).await?;
+    let line = serde_json::to_string(&summary)?;
+    if let Some(path) = &args.report {
+        std::fs::write(path, format!("{line}\n"))
+            .with_context(|| format!("cannot write report {}", path.display()))?;
+    }
+    if !args.quiet {
+        eprintln!("{line}");
+    }
+    let concurrent = summary
+        .collections
+        .iter()
+        .filter(|c| c.concurrent_writes)
+        .collect::<Vec<_>>();
+    for c in &concurrent {
+        eprintln!(
+            "milvus-dump: warning: {}: rows changed during the dump (count {} before, {} after, {} written) and the server cannot pin a snapshot",
+            c.name, c.count_before, c.count_after, c.rows
+        );
+    }
+    if args.strict_snapshot && !concurrent.is_empty() {
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}

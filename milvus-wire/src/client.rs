@@ -71,7 +71,10 @@ pub struct Connection {
 }
 
 impl tonic::service::Interceptor for Connection {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(db) = &self.db {
             request.metadata_mut().insert("dbname", db.clone());
         }
@@ -110,12 +113,19 @@ impl Milvus {
     /// Opens a connection (eagerly, so an unreachable server is reported here).
     pub async fn connect(options: &ConnectOptions) -> Result<Self> {
         let uri = options.uri.trim_end_matches('/').to_string();
-        let invalid = |reason: String| Error::InvalidUri { uri: uri.clone(), reason };
+        let invalid = |reason: String| Error::InvalidUri {
+            uri: uri.clone(),
+            reason,
+        };
         let parsed: http::Uri = uri.parse().map_err(|e| invalid(format!("{e}")))?;
         let tls = match parsed.scheme_str() {
             Some("http") => false,
             Some("https") => true,
-            _ => return Err(invalid("expected http://HOST:PORT or https://HOST:PORT".into())),
+            _ => {
+                return Err(invalid(
+                    "expected http://HOST:PORT or https://HOST:PORT".into(),
+                ))
+            }
         };
         let mut endpoint = Endpoint::from_shared(uri.clone())
             .map_err(|e| invalid(e.to_string()))?
@@ -160,7 +170,11 @@ impl Milvus {
             })
         };
         let interceptor = Connection {
-            db: options.db.clone().map(|db| header(db, "database name")).transpose()?,
+            db: options
+                .db
+                .clone()
+                .map(|db| header(db, "database name"))
+                .transpose()?,
             authorization: options
                 .authorization()
                 .map(|auth| header(auth, "credentials"))
@@ -190,7 +204,12 @@ impl Milvus {
     /// (Milvus Lite 2.5 does not implement GetVersion).
     pub async fn server_version(&self) -> Result<Option<String>> {
         let op = || "GetVersion".to_string();
-        match self.client.clone().get_version(pb::GetVersionRequest {}).await {
+        match self
+            .client
+            .clone()
+            .get_version(pb::GetVersionRequest {})
+            .await
+        {
             Ok(resp) => {
                 let resp = resp.into_inner();
                 check(op, resp.status.as_ref())?;
@@ -236,10 +255,12 @@ impl Milvus {
         Ok(resp)
     }
 
-    /// Partition names of a collection, in creation order.
+    /// Partition names of a collection, in creation order. Servers without
+    /// partitions (Milvus Lite 2.5 does not implement ShowPartitions) have
+    /// only `_default`.
     pub async fn list_partitions(&self, collection: &str) -> Result<Vec<String>> {
         let op = || format!("ShowPartitions of {collection:?}");
-        let resp = self
+        let resp = match self
             .client
             .clone()
             .show_partitions(pb::ShowPartitionsRequest {
@@ -248,8 +269,13 @@ impl Milvus {
                 ..Default::default()
             })
             .await
-            .map_err(|status| Error::Rpc { op: op(), status })?
-            .into_inner();
+        {
+            Ok(resp) => resp.into_inner(),
+            Err(status) if status.code() == tonic::Code::Unimplemented => {
+                return Ok(vec!["_default".into()])
+            }
+            Err(status) => return Err(Error::Rpc { op: op(), status }),
+        };
         check(op, resp.status.as_ref())?;
         Ok(resp.partition_names)
     }
@@ -274,6 +300,30 @@ impl Milvus {
             Err(Error::Server { reason, .. }) if reason.contains("index not") => Ok(Vec::new()),
             Err(e) => Err(e),
         }
+    }
+
+    /// The row count the server keeps in its statistics (no load needed;
+    /// approximate: deletions are counted once compacted).
+    pub async fn statistics_row_count(&self, collection: &str) -> Result<u64> {
+        let op = || format!("GetCollectionStatistics of {collection:?}");
+        let resp = self
+            .client
+            .clone()
+            .get_collection_statistics(pb::GetCollectionStatisticsRequest {
+                db_name: self.db.clone(),
+                collection_name: collection.to_string(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|status| Error::Rpc { op: op(), status })?
+            .into_inner();
+        check(op, resp.status.as_ref())?;
+        Ok(resp
+            .stats
+            .iter()
+            .find(|kv| kv.key == "row_count")
+            .and_then(|kv| kv.value.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Whether the collection is loaded.
@@ -405,7 +455,12 @@ impl Milvus {
 
     /// `count(*)` of the rows matching `filter` (empty: all rows) in `partitions`
     /// (empty: all), read with Strong consistency.
-    pub async fn count(&self, collection: &str, filter: &str, partitions: &[String]) -> Result<u64> {
+    pub async fn count(
+        &self,
+        collection: &str,
+        filter: &str,
+        partitions: &[String],
+    ) -> Result<u64> {
         let results = self
             .query(pb::QueryRequest {
                 db_name: self.db.clone(),
@@ -422,7 +477,9 @@ impl Milvus {
             .first()
             .and_then(|field| match &field.field {
                 Some(crate::proto::schema::field_data::Field::Scalars(s)) => match &s.data {
-                    Some(crate::proto::schema::scalar_field::Data::LongData(d)) => d.data.first().copied(),
+                    Some(crate::proto::schema::scalar_field::Data::LongData(d)) => {
+                        d.data.first().copied()
+                    }
                     _ => None,
                 },
                 _ => None,
@@ -454,7 +511,11 @@ impl Milvus {
 fn check(op: impl FnOnce() -> String, status: Option<&common::Status>) -> Result<()> {
     let Some(status) = status else { return Ok(()) };
     #[allow(deprecated)]
-    let code = if status.code != 0 { status.code } else { status.error_code };
+    let code = if status.code != 0 {
+        status.code
+    } else {
+        status.error_code
+    };
     if code == 0 {
         return Ok(());
     }

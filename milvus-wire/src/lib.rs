@@ -6,11 +6,15 @@
 //! for minutes. Our channel allows large messages and retries nothing by
 //! itself: callers decide (the pager halves a page on "too large").
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod client;
 pub mod error;
 pub mod expr;
 
-pub use client::{Connection, ConnectOptions, LoadState, Milvus};
+pub use client::{ConnectOptions, Connection, LoadState, Milvus};
 pub use error::{Error, Result};
 /// Generated Milvus protocol types (`common`, `schema`, `milvus`).
 pub use milvus::proto;
+/// gRPC status codes (to classify [`Error::Rpc`]).
+pub use tonic::Code as RpcCode;

@@ -1,1 +1,23 @@
-//! placeholder
+//! The milvus-pipes record stream: the contract between the tools.
+//!
+//! Every path goes through Arrow record batches:
+//! Milvus `FieldData` ⇄ Arrow `RecordBatch` ⇄ JSONL | Parquet.
+//!
+//! - [`header`]: the self-describing collection description at the head of a stream.
+//! - [`layout`]: the Arrow schema for a collection (Milvus bulk-import layout).
+//! - [`from_milvus`]: query results (`FieldData`) → Arrow, one place.
+//! - [`jsonl`] and [`parquet`]: the two stream formats.
+//! - [`manifest`]: the backup-set manifest.
+//! - [`hashing`]: a writer that counts and hashes what passes through.
+
+pub mod error;
+pub mod from_milvus;
+pub mod hashing;
+pub mod header;
+pub mod jsonl;
+pub mod layout;
+pub mod manifest;
+pub mod parquet;
+
+pub use error::{Error, Result};
+pub use header::Header;

@@ -1,0 +1,525 @@
+//! The dump: prepare each collection, read its pages, write them, report.
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use milvus_wire::proto::schema::DataType;
+use milvus_wire::{LoadState, Milvus};
+use record_stream::header::{
+    CollectionSpec, FieldSpec, Header, Scope, ServerInfo, Snapshot, FORMAT_VERSION,
+};
+use record_stream::layout;
+use record_stream::manifest::{Manifest, MANIFEST_FILE};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::paging::PageSizer;
+use crate::reader::{self, Page, ReadPlan};
+use crate::sink::{self, Compressed, Encoder, Format, PartLimits, PartSeries};
+
+/// Where the dump goes.
+#[derive(Clone, Debug)]
+pub enum Destination {
+    /// One stream on stdout.
+    Stdout,
+    /// One stream in a file (written under a temporary name, renamed when complete).
+    File(PathBuf),
+    /// A backup set: a directory of parts plus `manifest.json`, written last.
+    Set {
+        /// The set's directory.
+        dir: PathBuf,
+        /// Part size limits.
+        limits: PartLimits,
+    },
+}
+
+/// What to dump and how.
+#[derive(Clone, Debug)]
+pub struct DumpOptions {
+    /// Collections (at least one).
+    pub collections: Vec<String>,
+    /// Output format.
+    pub format: Format,
+    /// zstd level, when compressing.
+    pub zstd: Option<i32>,
+    /// Destination.
+    pub destination: Destination,
+    /// Filter expression (empty: all rows).
+    pub filter: String,
+    /// Partitions (empty: all).
+    pub partitions: Vec<String>,
+    /// Fields to export (empty: all; the primary key is always kept).
+    pub fields: Vec<String>,
+    /// Flush before reading.
+    pub flush: bool,
+    /// Fixed page size instead of the adaptive one.
+    pub page_rows: Option<usize>,
+    /// Print progress lines on stderr.
+    pub progress: bool,
+}
+
+/// Summary of one collection's dump.
+#[derive(Clone, Debug, Serialize)]
+pub struct CollectionSummary {
+    /// Collection.
+    pub name: String,
+    /// Rows written.
+    pub rows: u64,
+    /// Query pages read.
+    pub pages: u64,
+    /// Smallest page size used (rows).
+    pub page_rows_min: usize,
+    /// Largest page size used (rows).
+    pub page_rows_max: usize,
+    /// Page size at the end (rows).
+    pub page_rows_final: usize,
+    /// `pinned` with its timestamp, or `not pinned`.
+    pub snapshot: String,
+    /// `count(*)` before reading.
+    pub count_before: u64,
+    /// `count(*)` after reading.
+    pub count_after: u64,
+    /// Rows changed while the dump ran (counts differ from the rows written).
+    pub concurrent_writes: bool,
+}
+
+/// Summary of the whole run (the JSON line on stderr).
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Always `milvus-dump`.
+    pub tool: &'static str,
+    /// `ok`, or `concurrent_writes` when counts changed while dumping.
+    pub status: &'static str,
+    /// Per collection.
+    pub collections: Vec<CollectionSummary>,
+    /// Rows written.
+    pub rows: u64,
+    /// Bytes written (after compression; a set: all parts).
+    pub bytes: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Rows per second.
+    pub rows_per_sec: f64,
+    /// Where the output went.
+    pub output: String,
+}
+
+/// A collection ready to read.
+struct Prepared {
+    header: Header,
+    plan: ReadPlan,
+    fields: Vec<FieldSpec>,
+    loaded_by_us: bool,
+}
+
+/// Builds the header of `name` (used by `--schema-only` too).
+pub async fn describe(
+    client: &Milvus,
+    name: &str,
+    options: &DumpOptions,
+) -> anyhow::Result<(Header, i64)> {
+    let described = client.describe_collection(name).await.map_err(|e| {
+        if e.is_not_found() {
+            anyhow::anyhow!(
+                "collection {name:?} not found in database {:?}",
+                db_label(client)
+            )
+        } else {
+            anyhow::Error::new(e)
+        }
+    })?;
+    let partitions = client.list_partitions(name).await?;
+    let indexes = client.describe_indexes(name).await?;
+    let collection = CollectionSpec::from_server(&described, partitions, &indexes)?;
+    for wanted in &options.fields {
+        if collection.field(wanted).is_none() {
+            bail!("--fields: collection {name:?} has no field {wanted:?}");
+        }
+    }
+    for wanted in &options.partitions {
+        if !collection.partitions.contains(wanted) {
+            bail!("--partition: collection {name:?} has no partition {wanted:?}");
+        }
+    }
+    let header = Header {
+        format_version: FORMAT_VERSION,
+        tool: "milvus-dump".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        server: ServerInfo {
+            uri: client.uri().to_string(),
+            version: client.server_version().await?,
+        },
+        database: db_label(client),
+        collection,
+        snapshot: Snapshot {
+            pinned: false,
+            timestamp: None,
+        },
+        scope: Scope {
+            filter: Some(options.filter.clone()).filter(|f| !f.is_empty()),
+            partitions: options.partitions.clone(),
+            fields: options.fields.clone(),
+        },
+    };
+    Ok((header, described.collection_id))
+}
+
+fn db_label(client: &Milvus) -> String {
+    if client.db().is_empty() {
+        "default".into()
+    } else {
+        client.db().to_string()
+    }
+}
+
+/// A rough size of one row, for the first page's byte budget.
+fn row_bytes_estimate(fields: &[FieldSpec]) -> usize {
+    fields
+        .iter()
+        .map(|f| {
+            let dim = f.dim().unwrap_or(0);
+            let max_length = f
+                .type_params
+                .get("max_length")
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(256);
+            match f.data_type().unwrap_or(DataType::None) {
+                DataType::FloatVector => 4 * dim,
+                DataType::Float16Vector | DataType::BFloat16Vector => 2 * dim,
+                DataType::BinaryVector => dim / 8,
+                DataType::Int8Vector => dim,
+                DataType::SparseFloatVector => 8 * 64,
+                DataType::VarChar | DataType::String => max_length / 2,
+                DataType::Json | DataType::Array | DataType::Geometry => 256,
+                _ => 8,
+            }
+        })
+        .sum::<usize>()
+        .max(8)
+}
+
+async fn prepare(client: &Milvus, name: &str, options: &DumpOptions) -> anyhow::Result<Prepared> {
+    let (header, collection_id) = describe(client, name, options).await?;
+    let fields: Vec<FieldSpec> = layout::exported_fields(&header.collection, &options.fields)
+        .into_iter()
+        .cloned()
+        .collect();
+    let schema = layout::arrow_schema(&fields.iter().collect::<Vec<_>>())?;
+    let pk_index = fields
+        .iter()
+        .position(|f| f.is_primary_key)
+        .with_context(|| format!("collection {name:?} has no primary key"))?;
+    let loaded_by_us = match client.load_state(name).await? {
+        LoadState::Loaded => false,
+        LoadState::NotExist => bail!("collection {name:?} not found"),
+        LoadState::Loading | LoadState::NotLoaded => {
+            eprintln!(
+                "milvus-dump: {name}: not loaded; loading it for the dump (released afterwards)"
+            );
+            client
+                .load_collection(name, Duration::from_secs(600))
+                .await
+                .with_context(|| {
+                    format!("collection {name:?} is not loaded and could not be loaded")
+                })?;
+            true
+        }
+    };
+    if options.flush {
+        client.flush(name, Duration::from_secs(600)).await?;
+    }
+    Ok(Prepared {
+        plan: ReadPlan {
+            collection: name.to_string(),
+            collection_id,
+            fields: fields.clone(),
+            schema,
+            pk_index,
+            filter: options.filter.clone(),
+            partitions: options.partitions.clone(),
+        },
+        header,
+        fields,
+        loaded_by_us,
+    })
+}
+
+/// Counts the rows (to detect concurrent writes later), then opens the read
+/// snapshot and records it in the header. Returns the count.
+async fn begin(
+    client: &Milvus,
+    prepared: &mut Prepared,
+    options: &DumpOptions,
+) -> anyhow::Result<u64> {
+    let count_before = client
+        .count(
+            &prepared.plan.collection,
+            &options.filter,
+            &options.partitions,
+        )
+        .await?;
+    prepared.header.snapshot = reader::open_snapshot(client, &prepared.plan).await?;
+    Ok(count_before)
+}
+
+/// Anything pages can be written to, on the writer thread.
+trait PageSink: Send + 'static {
+    fn write(&mut self, page: &Page) -> anyhow::Result<()>;
+}
+
+impl<W: Write + Send + 'static> PageSink for Encoder<W> {
+    fn write(&mut self, page: &Page) -> anyhow::Result<()> {
+        Ok(Encoder::write(self, page)?)
+    }
+}
+
+impl PageSink for PartSeries {
+    fn write(&mut self, page: &Page) -> anyhow::Result<()> {
+        PartSeries::write(self, page)
+    }
+}
+
+/// Reads one collection into `sink`: fetching overlaps with encoding and
+/// writing through a bounded channel, so memory stays flat.
+async fn pump<S: PageSink>(
+    client: &Milvus,
+    prepared: &Prepared,
+    count_before: u64,
+    mut sink: S,
+    options: &DumpOptions,
+    written: Arc<AtomicU64>,
+) -> anyhow::Result<(S, CollectionSummary)> {
+    let name = prepared.plan.collection.clone();
+    let snapshot = prepared.header.snapshot.clone();
+    let sizer = match options.page_rows {
+        Some(rows) => PageSizer::fixed(rows),
+        None => PageSizer::new(row_bytes_estimate(&prepared.fields)),
+    };
+    let (tx, mut rx) = mpsc::channel::<Page>(4);
+    let writer = std::thread::spawn(move || -> anyhow::Result<S> {
+        while let Some(page) = rx.blocking_recv() {
+            sink.write(&page)?;
+            written.fetch_add(page.batch.num_rows() as u64, Ordering::Relaxed);
+        }
+        Ok(sink)
+    });
+    let read = reader::read_pages(client, &prepared.plan, &snapshot, sizer, None, tx).await;
+    let written_result = writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
+    // The writer's error explains a closed channel better than the reader's.
+    let sink = written_result?;
+    let stats = read?;
+    let count_after = client
+        .count(&name, &options.filter, &options.partitions)
+        .await?;
+    let concurrent_writes = count_before != count_after || stats.rows != count_before;
+    Ok((
+        sink,
+        CollectionSummary {
+            name,
+            rows: stats.rows,
+            pages: stats.pages,
+            page_rows_min: stats.page_rows.0,
+            page_rows_max: stats.page_rows.1,
+            page_rows_final: stats.final_page_rows,
+            snapshot: match snapshot.timestamp {
+                Some(ts) if snapshot.pinned => format!("pinned at {ts}"),
+                _ => "not pinned".into(),
+            },
+            count_before,
+            count_after,
+            concurrent_writes,
+        },
+    ))
+}
+
+/// Prints a progress line every few seconds until dropped.
+struct Progress {
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(enabled: bool, written: Arc<AtomicU64>, label: String) -> Self {
+        if !enabled {
+            return Self { task: None };
+        }
+        let started = Instant::now();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let rows = written.load(Ordering::Relaxed);
+                let secs = started.elapsed().as_secs_f64();
+                eprintln!(
+                    "milvus-dump: {label}: {rows} rows, {:.0} rows/s",
+                    rows as f64 / secs.max(1e-9)
+                );
+            }
+        });
+        Self { task: Some(task) }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Output stream for stdout / a file.
+type StreamOut = Compressed<BufWriter<Box<dyn Write + Send>>>;
+
+/// Runs the dump. Returns the summary; the caller decides the exit code.
+pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let written = Arc::new(AtomicU64::new(0));
+    let mut summaries = Vec::new();
+    let mut bytes = 0u64;
+    match &options.destination {
+        Destination::Stdout | Destination::File(_) => {
+            let [name] = options.collections.as_slice() else {
+                bail!("one stream holds one collection: use --out-dir DIR for several");
+            };
+            let mut prepared = prepare(client, name, options).await?;
+            let (raw, tmp_path): (Box<dyn Write + Send>, Option<PathBuf>) =
+                match &options.destination {
+                    Destination::File(path) => {
+                        let tmp = sink::temp_path(path);
+                        let file = std::fs::File::create(&tmp)
+                            .with_context(|| format!("cannot create {}", tmp.display()))?;
+                        (Box::new(file), Some(tmp))
+                    }
+                    _ => (Box::new(io::stdout()), None),
+                };
+            let out: StreamOut =
+                Compressed::new(BufWriter::with_capacity(1 << 20, raw), options.zstd)?;
+            // The header (written first) records the snapshot: open it before the encoder.
+            let count_before = begin(client, &mut prepared, options).await?;
+            let encoder = Encoder::new(
+                options.format,
+                out,
+                &prepared.header,
+                &prepared.fields,
+                prepared.plan.schema.clone(),
+            )?;
+            let progress = Progress::start(options.progress, written.clone(), name.clone());
+            let result = pump(
+                client,
+                &prepared,
+                count_before,
+                encoder,
+                options,
+                written.clone(),
+            )
+            .await;
+            drop(progress);
+            release_if_loaded(client, &prepared).await;
+            let (encoder, summary) = result?;
+            let mut out = encoder.finish(None)?.finish()?;
+            out.flush()?;
+            if let Some(tmp) = tmp_path {
+                let Destination::File(path) = &options.destination else {
+                    unreachable!()
+                };
+                let file = out.into_inner().map_err(|e| e.into_error())?;
+                drop(file);
+                bytes = std::fs::metadata(&tmp)?.len();
+                std::fs::rename(&tmp, path)?;
+            }
+            summaries.push(summary);
+        }
+        Destination::Set { dir, limits } => {
+            if dir.join(MANIFEST_FILE).exists() {
+                bail!("{} already holds a complete backup set (manifest.json); choose a new directory", dir.display());
+            }
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let set_started = chrono::Utc::now();
+            let mut entries = Vec::new();
+            for name in &options.collections {
+                let mut prepared = prepare(client, name, options).await?;
+                let count_before = begin(client, &mut prepared, options).await?;
+                let series = PartSeries::new(
+                    dir,
+                    options.format,
+                    options.zstd,
+                    *limits,
+                    prepared.header.clone(),
+                    prepared.fields.clone(),
+                    prepared.plan.schema.clone(),
+                )?;
+                let progress = Progress::start(options.progress, written.clone(), name.clone());
+                let result = pump(
+                    client,
+                    &prepared,
+                    count_before,
+                    series,
+                    options,
+                    written.clone(),
+                )
+                .await;
+                drop(progress);
+                release_if_loaded(client, &prepared).await;
+                let (series, summary) = result?;
+                let entry = series.finish()?;
+                bytes += entry.bytes;
+                entries.push(entry);
+                summaries.push(summary);
+            }
+            let manifest = Manifest {
+                format_version: FORMAT_VERSION,
+                tool: "milvus-dump".into(),
+                tool_version: env!("CARGO_PKG_VERSION").into(),
+                created_at: set_started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                completed_at: chrono::Utc::now()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                format: options.format.extension(options.zstd.is_some()),
+                collections: entries,
+            };
+            sink::write_atomically(
+                &dir.join(MANIFEST_FILE),
+                &serde_json::to_vec_pretty(&manifest)?,
+            )?;
+        }
+    }
+    let rows = summaries.iter().map(|s| s.rows).sum();
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Summary {
+        tool: "milvus-dump",
+        status: if summaries.iter().any(|s| s.concurrent_writes) {
+            "concurrent_writes"
+        } else {
+            "ok"
+        },
+        collections: summaries,
+        rows,
+        bytes,
+        seconds,
+        rows_per_sec: rows as f64 / seconds.max(1e-9),
+        output: match &options.destination {
+            Destination::Stdout => "-".into(),
+            Destination::File(p) => p.display().to_string(),
+            Destination::Set { dir, .. } => dir.display().to_string(),
+        },
+    })
+}
+
+async fn release_if_loaded(client: &Milvus, prepared: &Prepared) {
+    if prepared.loaded_by_us {
+        if let Err(e) = client.release_collection(&prepared.plan.collection).await {
+            eprintln!(
+                "milvus-dump: warning: could not release {:?} after the dump: {e}",
+                prepared.plan.collection
+            );
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! `milvus-dump` as a library: the binary only parses flags and calls [`dump::run`].
+
+pub mod dump;
+pub mod paging;
+pub mod pk;
+pub mod reader;
+pub mod sink;

@@ -1,0 +1,269 @@
+//! Reading a collection page by page, by primary key, at one snapshot where
+//! the server pins one.
+
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use milvus_wire::proto::common::{ConsistencyLevel, KeyValuePair};
+use milvus_wire::proto::milvus::QueryRequest;
+use milvus_wire::{expr, Milvus};
+use record_stream::header::{FieldSpec, Snapshot};
+use tokio::sync::mpsc;
+
+use crate::paging::PageSizer;
+use crate::pk::{self, Pk};
+
+/// What to read.
+#[derive(Clone, Debug)]
+pub struct ReadPlan {
+    /// Collection name.
+    pub collection: String,
+    /// Collection id (0 where the server reports none).
+    pub collection_id: i64,
+    /// Exported fields, in column order.
+    pub fields: Vec<FieldSpec>,
+    /// Their Arrow schema.
+    pub schema: SchemaRef,
+    /// Index of the primary key among `fields`.
+    pub pk_index: usize,
+    /// User filter (empty: none).
+    pub filter: String,
+    /// Partitions (empty: all).
+    pub partitions: Vec<String>,
+}
+
+/// One page, converted.
+pub struct Page {
+    /// The rows, ascending by primary key.
+    pub batch: RecordBatch,
+    /// First key of the page.
+    pub first_pk: Pk,
+    /// Last key of the page.
+    pub last_pk: Pk,
+}
+
+/// Errors while reading.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// From the server.
+    #[error(transparent)]
+    Milvus(#[from] milvus_wire::Error),
+    /// Converting its answer.
+    #[error("collection {collection:?}")]
+    Convert {
+        /// Collection.
+        collection: String,
+        /// Cause.
+        #[source]
+        source: record_stream::Error,
+    },
+    /// The writer went away (it failed; its error is the one to report).
+    #[error("output closed")]
+    OutputClosed,
+}
+
+/// Pages and timings of a finished read.
+#[derive(Clone, Debug, Default)]
+pub struct ReadStats {
+    /// Rows read.
+    pub rows: u64,
+    /// Pages read.
+    pub pages: u64,
+    /// Smallest and largest page size used.
+    pub page_rows: (usize, usize),
+    /// Page size at the end.
+    pub final_page_rows: usize,
+    /// Seconds spent waiting on the server.
+    pub query_seconds: f64,
+}
+
+const TRANSIENT_RETRIES: u32 = 5;
+
+/// Establishes the read snapshot as pymilvus's QueryIterator does: an iterator
+/// query with `guarantee_timestamp = 0` answers with `session_ts`; later pages
+/// pass it back as `guarantee_timestamp` and read at that MVCC timestamp.
+/// Servers that answer 0 cannot pin.
+pub async fn open_snapshot(client: &Milvus, plan: &ReadPlan) -> Result<Snapshot, ReadError> {
+    let pk_name = plan.fields[plan.pk_index].name.clone();
+    let mut request = base_request(client, plan, 1, None);
+    request.expr = plan.filter.clone();
+    request.output_fields = vec![pk_name];
+    request.consistency_level = ConsistencyLevel::Strong as i32;
+    let results = client.query(request).await?;
+    Ok(if results.session_ts > 0 {
+        Snapshot {
+            pinned: true,
+            timestamp: Some(results.session_ts),
+        }
+    } else {
+        Snapshot {
+            pinned: false,
+            timestamp: None,
+        }
+    })
+}
+
+fn base_request(
+    client: &Milvus,
+    plan: &ReadPlan,
+    limit: usize,
+    snapshot: Option<&Snapshot>,
+) -> QueryRequest {
+    let kv = |k: &str, v: String| KeyValuePair {
+        key: k.into(),
+        value: v,
+    };
+    let mut params = vec![
+        kv("limit", limit.to_string()),
+        // The proxy merges shards in primary-key order for iterator queries.
+        kv("iterator", "True".into()),
+        kv("reduce_stop_for_best", "True".into()),
+    ];
+    if plan.collection_id != 0 {
+        params.push(kv("collection_id", plan.collection_id.to_string()));
+    }
+    let (consistency, guarantee) = match snapshot.and_then(|s| s.timestamp) {
+        // Read at the pinned timestamp.
+        Some(ts) => (ConsistencyLevel::Customized, ts),
+        // Not pinned: the snapshot query already waited for everything written
+        // before the dump started; later pages need not wait again.
+        None => (ConsistencyLevel::Eventually, 0),
+    };
+    QueryRequest {
+        db_name: client.db().to_string(),
+        collection_name: plan.collection.clone(),
+        partition_names: plan.partitions.clone(),
+        output_fields: output_fields(&plan.fields),
+        query_params: params,
+        guarantee_timestamp: guarantee,
+        consistency_level: consistency as i32,
+        use_default_consistency: false,
+        ..Default::default()
+    }
+}
+
+fn output_fields(fields: &[FieldSpec]) -> Vec<String> {
+    fields
+        .iter()
+        .map(|f| {
+            if f.is_dynamic {
+                record_stream::header::DYNAMIC_FIELD.to_string()
+            } else {
+                f.name.clone()
+            }
+        })
+        .collect()
+}
+
+/// Reads `plan` in pages after `start` (exclusive; `None`: from the start),
+/// sending each to `pages`. Stops at the first empty page.
+pub async fn read_pages(
+    client: &Milvus,
+    plan: &ReadPlan,
+    snapshot: &Snapshot,
+    mut sizer: PageSizer,
+    start: Option<Pk>,
+    pages: mpsc::Sender<Page>,
+) -> Result<ReadStats, ReadError> {
+    let pk_name = plan.fields[plan.pk_index].name.clone();
+    let mut cursor = start;
+    let mut stats = ReadStats::default();
+    loop {
+        let limit = sizer.rows();
+        let mut request = base_request(client, plan, limit, Some(snapshot));
+        let after = cursor
+            .as_ref()
+            .map(|c| c.after_expr(&pk_name))
+            .unwrap_or_default();
+        request.expr = expr::and(&plan.filter, &after);
+        let started = Instant::now();
+        let results = match query_with_retries(client, request).await {
+            Ok(results) => results,
+            Err(e) if e.is_result_too_large() && sizer.too_large() => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let elapsed = started.elapsed();
+        stats.query_seconds += elapsed.as_secs_f64();
+        let convert = |source| ReadError::Convert {
+            collection: plan.collection.clone(),
+            source,
+        };
+        let mut batch = record_stream::from_milvus::record_batch(
+            &plan.fields.iter().collect::<Vec<_>>(),
+            &plan.schema,
+            results.fields_data,
+        )
+        .map_err(convert)?;
+        let rows = batch.num_rows();
+        sizer.observe(rows, elapsed);
+        if rows == 0 {
+            break;
+        }
+        if !pk::is_strictly_ascending(batch.column(plan.pk_index).as_ref()) {
+            batch = pk::sort_by_pk(&batch, plan.pk_index).map_err(|e| convert(e.into()))?;
+        }
+        let pk_column = batch.column(plan.pk_index).clone();
+        let (Some(first_pk), Some(last_pk)) = (
+            pk::pk_at(pk_column.as_ref(), 0),
+            pk::pk_at(pk_column.as_ref(), rows - 1),
+        ) else {
+            return Err(convert(record_stream::Error::Header(format!(
+                "primary key {pk_name:?} is neither INT64 nor VARCHAR"
+            ))));
+        };
+        if cursor.as_ref().is_some_and(|c| &first_pk <= c) {
+            return Err(convert(record_stream::Error::Header(format!(
+                "the server returned key {first_pk:?} at or before the cursor {cursor:?}: paging would loop"
+            ))));
+        }
+        stats.rows += rows as u64;
+        stats.pages += 1;
+        cursor = Some(last_pk.clone());
+        pages
+            .send(Page {
+                batch,
+                first_pk,
+                last_pk,
+            })
+            .await
+            .map_err(|_| ReadError::OutputClosed)?;
+    }
+    stats.page_rows = sizer.used();
+    stats.final_page_rows = sizer.rows();
+    Ok(stats)
+}
+
+/// A query, retried with backoff while the server is unavailable or rate-limiting.
+async fn query_with_retries(
+    client: &Milvus,
+    request: QueryRequest,
+) -> milvus_wire::Result<milvus_wire::proto::milvus::QueryResults> {
+    let mut delay = Duration::from_millis(200);
+    let mut attempt = 0;
+    loop {
+        match client.query(request.clone()).await {
+            Err(e) if attempt < TRANSIENT_RETRIES && is_transient(&e) => {
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_transient(e: &milvus_wire::Error) -> bool {
+    match e {
+        milvus_wire::Error::Rpc { status, .. } => status.code() == tonic_code_unavailable(),
+        milvus_wire::Error::Server { reason, .. } => {
+            let r = reason.to_ascii_lowercase();
+            r.contains("rate limit") || r.contains("quota") || r.contains("too many requests")
+        }
+        _ => false,
+    }
+}
+
+fn tonic_code_unavailable() -> milvus_wire::RpcCode {
+    milvus_wire::RpcCode::Unavailable
+}

@@ -1,0 +1,312 @@
+//! Where batches go: one stream (stdout or a file), or a backup set of parts.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use arrow::datatypes::SchemaRef;
+use record_stream::hashing::HashingWriter;
+use record_stream::header::{FieldSpec, Header};
+use record_stream::jsonl::JsonlWriter;
+use record_stream::manifest::{CollectionEntry, Part};
+use record_stream::parquet::ParquetWriter;
+
+use crate::pk::Pk;
+use crate::reader::Page;
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Header line, one JSON object per row, trailer line.
+    Jsonl,
+    /// Parquet in Milvus's bulk-import layout, header in the footer metadata.
+    Parquet,
+}
+
+impl Format {
+    /// File extension, with `.zst` when compressed.
+    pub fn extension(self, zstd: bool) -> String {
+        let base = match self {
+            Format::Jsonl => "jsonl",
+            Format::Parquet => "parquet",
+        };
+        if zstd {
+            format!("{base}.zst")
+        } else {
+            base.to_string()
+        }
+    }
+}
+
+/// Optional zstd compression around a writer.
+pub enum Compressed<W: Write> {
+    /// As is.
+    Plain(W),
+    /// zstd-compressed.
+    Zstd(zstd::stream::write::Encoder<'static, W>),
+}
+
+impl<W: Write> Compressed<W> {
+    /// Wraps `out`, compressing at `level` when given.
+    pub fn new(out: W, level: Option<i32>) -> io::Result<Self> {
+        Ok(match level {
+            Some(level) => Compressed::Zstd(zstd::stream::write::Encoder::new(out, level)?),
+            None => Compressed::Plain(out),
+        })
+    }
+
+    /// Ends the compressed frame and returns the inner writer.
+    pub fn finish(self) -> io::Result<W> {
+        match self {
+            Compressed::Plain(w) => Ok(w),
+            Compressed::Zstd(e) => e.finish(),
+        }
+    }
+}
+
+impl<W: Write> Write for Compressed<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Compressed::Plain(w) => w.write(buf),
+            Compressed::Zstd(e) => e.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Compressed::Plain(w) => w.flush(),
+            Compressed::Zstd(e) => e.flush(),
+        }
+    }
+}
+
+/// A JSONL or Parquet encoder on a writer.
+pub enum Encoder<W: Write + Send> {
+    /// JSONL.
+    Jsonl(JsonlWriter<W>),
+    /// Parquet.
+    Parquet(ParquetWriter<W>),
+}
+
+impl<W: Write + Send> Encoder<W> {
+    /// Starts a stream (writes the JSONL header line at once).
+    pub fn new(
+        format: Format,
+        out: W,
+        header: &Header,
+        fields: &[FieldSpec],
+        schema: SchemaRef,
+    ) -> record_stream::Result<Self> {
+        Ok(match format {
+            Format::Jsonl => Encoder::Jsonl(JsonlWriter::new(out, header, fields.to_vec())?),
+            Format::Parquet => Encoder::Parquet(ParquetWriter::new(out, header, fields, schema)?),
+        })
+    }
+
+    /// Writes one page.
+    pub fn write(&mut self, page: &Page) -> record_stream::Result<()> {
+        match self {
+            Encoder::Jsonl(w) => w.write_batch(&page.batch),
+            Encoder::Parquet(w) => w.write_batch(&page.batch),
+        }
+    }
+
+    /// Writes the trailer/footer and returns the writer. `range` is the first
+    /// and last key, recorded in Parquet metadata (JSONL parts: in the manifest).
+    pub fn finish(self, range: Option<(&Pk, &Pk)>) -> record_stream::Result<W> {
+        match self {
+            Encoder::Jsonl(w) => Ok(w.finish()?.0),
+            Encoder::Parquet(mut w) => {
+                if let Some((first, last)) = range {
+                    w.add_metadata("milvus_dump.first_pk", first.to_json().to_string());
+                    w.add_metadata("milvus_dump.last_pk", last.to_json().to_string());
+                }
+                w.finish()
+            }
+        }
+    }
+
+    /// Bytes produced so far (before compression; Parquet: flushed row groups).
+    pub fn bytes(&self) -> u64 {
+        match self {
+            Encoder::Jsonl(w) => w.bytes(),
+            Encoder::Parquet(w) => w.bytes_written() as u64,
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary name, fsync, rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = temp_path(path);
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)
+}
+
+/// `dir/.name.tmp` for `dir/name`.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+type PartFile = Compressed<HashingWriter<BufWriter<File>>>;
+
+/// One collection's series of parts in a backup set.
+pub struct PartSeries {
+    root: PathBuf,
+    collection_dir: String,
+    format: Format,
+    zstd: Option<i32>,
+    part_rows: Option<u64>,
+    part_bytes: Option<u64>,
+    header: Header,
+    fields: Vec<FieldSpec>,
+    schema: SchemaRef,
+    open: Option<OpenPart>,
+    parts: Vec<Part>,
+}
+
+struct OpenPart {
+    encoder: Encoder<PartFile>,
+    final_path: PathBuf,
+    relative: String,
+    rows: u64,
+    first_pk: Option<Pk>,
+    last_pk: Option<Pk>,
+}
+
+/// Limits of one part.
+#[derive(Clone, Copy, Debug)]
+pub struct PartLimits {
+    /// Close a part after this many rows.
+    pub rows: Option<u64>,
+    /// Close a part once it holds this many (uncompressed) bytes.
+    pub bytes: Option<u64>,
+}
+
+impl PartSeries {
+    /// A series under `root/<collection>/`.
+    pub fn new(
+        root: &Path,
+        format: Format,
+        zstd: Option<i32>,
+        limits: PartLimits,
+        header: Header,
+        fields: Vec<FieldSpec>,
+        schema: SchemaRef,
+    ) -> io::Result<Self> {
+        let collection_dir = header.collection.name.clone();
+        fs::create_dir_all(root.join(&collection_dir))?;
+        Ok(Self {
+            root: root.to_path_buf(),
+            collection_dir,
+            format,
+            zstd,
+            part_rows: limits.rows,
+            part_bytes: limits.bytes,
+            header,
+            fields,
+            schema,
+            open: None,
+            parts: Vec::new(),
+        })
+    }
+
+    /// Writes a page into the current part, rotating parts at the limits.
+    pub fn write(&mut self, page: &Page) -> anyhow::Result<()> {
+        if self.open.is_none() {
+            self.open = Some(self.open_part()?);
+        }
+        let Some(part) = self.open.as_mut() else {
+            unreachable!("opened above")
+        };
+        part.encoder.write(page)?;
+        part.rows += page.batch.num_rows() as u64;
+        part.first_pk.get_or_insert_with(|| page.first_pk.clone());
+        part.last_pk = Some(page.last_pk.clone());
+        let full = self.part_rows.is_some_and(|n| part.rows >= n)
+            || self.part_bytes.is_some_and(|n| part.encoder.bytes() >= n);
+        if full {
+            self.close_part()?;
+        }
+        Ok(())
+    }
+
+    fn open_part(&self) -> anyhow::Result<OpenPart> {
+        let relative = format!(
+            "{}/part-{:05}.{}",
+            self.collection_dir,
+            self.parts.len(),
+            self.format.extension(self.zstd.is_some())
+        );
+        let final_path = self.root.join(&relative);
+        let tmp = temp_path(&final_path);
+        let file = File::create(&tmp)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", tmp.display()))?;
+        let out = Compressed::new(
+            HashingWriter::new(BufWriter::with_capacity(1 << 20, file)),
+            self.zstd,
+        )?;
+        let encoder = Encoder::new(
+            self.format,
+            out,
+            &self.header,
+            &self.fields,
+            self.schema.clone(),
+        )?;
+        Ok(OpenPart {
+            encoder,
+            final_path,
+            relative,
+            rows: 0,
+            first_pk: None,
+            last_pk: None,
+        })
+    }
+
+    /// Completes the open part: footer, fsync, rename to its final name.
+    fn close_part(&mut self) -> anyhow::Result<()> {
+        let Some(part) = self.open.take() else {
+            return Ok(());
+        };
+        let range = part.first_pk.as_ref().zip(part.last_pk.as_ref());
+        let hashing = part.encoder.finish(range)?.finish()?;
+        let (buffered, bytes, sha256) = hashing.finish();
+        let file = buffered.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        fs::rename(temp_path(&part.final_path), &part.final_path)?;
+        self.parts.push(Part {
+            path: part.relative,
+            rows: part.rows,
+            bytes,
+            sha256,
+            first_pk: part
+                .first_pk
+                .map_or(serde_json::Value::Null, |p| p.to_json()),
+            last_pk: part
+                .last_pk
+                .map_or(serde_json::Value::Null, |p| p.to_json()),
+        });
+        Ok(())
+    }
+
+    /// Closes the last part and returns the collection's manifest entry. An
+    /// empty collection still gets one (empty) part, so it restores as empty.
+    pub fn finish(mut self) -> anyhow::Result<CollectionEntry> {
+        if self.open.is_none() && self.parts.is_empty() {
+            self.open = Some(self.open_part()?);
+        }
+        self.close_part()?;
+        Ok(CollectionEntry {
+            rows: self.parts.iter().map(|p| p.rows).sum(),
+            bytes: self.parts.iter().map(|p| p.bytes).sum(),
+            header: self.header,
+            parts: self.parts,
+        })
+    }
+}

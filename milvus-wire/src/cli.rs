@@ -1,0 +1,72 @@
+//! The connection flags every Milvus tool shares, with environment fallbacks.
+
+use std::path::PathBuf;
+
+use crate::client::ConnectOptions;
+
+/// Environment variables for the connection settings.
+pub mod env {
+    /// Server URI.
+    pub const MILVUS_URI: &str = "MILVUS_URI";
+    /// Database.
+    pub const MILVUS_DB: &str = "MILVUS_DB";
+    /// API token.
+    pub const MILVUS_TOKEN: &str = "MILVUS_TOKEN";
+    /// User name.
+    pub const MILVUS_USER: &str = "MILVUS_USER";
+    /// Password.
+    pub const MILVUS_PASSWORD: &str = "MILVUS_PASSWORD";
+}
+
+/// `--uri`, `--db`, `--token`/`--token-file`, `--user`/`--password`, `--ca-cert`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ConnectArgs {
+    /// Milvus server (http:// or https://).
+    #[arg(long, env = env::MILVUS_URI, default_value = "http://localhost:19530")]
+    pub uri: String,
+    /// Database (default: the server's default database).
+    #[arg(long, env = env::MILVUS_DB)]
+    pub db: Option<String>,
+    /// API token, or `user:password` (prefer the environment or --token-file).
+    #[arg(long, env = env::MILVUS_TOKEN, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Read the token from this file (first line), so it never appears in argv.
+    #[arg(long, conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+    /// User name (with --password or MILVUS_PASSWORD).
+    #[arg(long, env = env::MILVUS_USER)]
+    pub user: Option<String>,
+    /// Password (prefer MILVUS_PASSWORD).
+    #[arg(long, env = env::MILVUS_PASSWORD, hide_env_values = true)]
+    pub password: Option<String>,
+    /// PEM file of the CA that signed the server's certificate (https).
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl ConnectArgs {
+    /// The options to connect with (reads --token-file).
+    pub fn options(&self) -> std::io::Result<ConnectOptions> {
+        let token = match &self.token_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    std::io::Error::new(
+                        e.kind(),
+                        format!("cannot read token file {}: {e}", path.display()),
+                    )
+                })?;
+                Some(text.lines().next().unwrap_or("").trim().to_string())
+            }
+            None => self.token.clone(),
+        };
+        Ok(ConnectOptions {
+            uri: self.uri.clone(),
+            db: self.db.clone(),
+            token,
+            user: self.user.clone(),
+            password: self.password.clone(),
+            ca_cert: self.ca_cert.clone(),
+            ..ConnectOptions::default()
+        })
+    }
+}

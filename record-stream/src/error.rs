@@ -1,0 +1,41 @@
+//! Errors of the record stream, naming the field, line or part involved.
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong encoding or decoding a record stream.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Milvus returned data we cannot map (wrong encoding, unknown type).
+    #[error("field {field:?}: {reason}")]
+    Field {
+        /// The field name.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The header cannot be understood.
+    #[error("header: {0}")]
+    Header(String),
+    /// Writing or reading failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Arrow failed (a bug in our conversion, usually).
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// Parquet failed.
+    #[error("parquet: {0}")]
+    Parquet(#[from] ::parquet::errors::ParquetError),
+    /// JSON failed.
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl Error {
+    pub(crate) fn field(field: &str, reason: impl Into<String>) -> Self {
+        Error::Field {
+            field: field.to_string(),
+            reason: reason.into(),
+        }
+    }
+}

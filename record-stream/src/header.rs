@@ -1,0 +1,439 @@
+//! The stream header: everything needed to rebuild a collection.
+//!
+//! Our own JSON shape (stable, readable, documented in the README) rather than
+//! the protobuf, plus the server's serialized `CollectionSchema` as a safety
+//! net for attributes a future Milvus adds that we do not model yet.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use milvus_wire::proto::common::KeyValuePair;
+use milvus_wire::proto::milvus::{DescribeCollectionResponse, IndexDescription};
+use milvus_wire::proto::schema::{self, value_field, DataType, FieldSchema, FunctionSchema};
+use prost::Message as _;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Version of the stream format this crate writes. Readers refuse newer ones.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The key of the JSONL header line and of the Parquet key-value metadata.
+pub const HEADER_KEY: &str = "$milvus_dump";
+
+/// The name of Milvus's dynamic-field column.
+pub const DYNAMIC_FIELD: &str = "$meta";
+
+/// The header of a stream or backup-set collection.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Header {
+    /// Stream format version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// The tool that wrote the stream.
+    pub tool: String,
+    /// Its version.
+    pub tool_version: String,
+    /// When the dump started (RFC 3339, UTC).
+    pub created_at: String,
+    /// The server the data came from.
+    pub server: ServerInfo,
+    /// Database name (`default` when the server's default was used).
+    pub database: String,
+    /// The collection: schema, partitions, indexes, settings.
+    pub collection: CollectionSpec,
+    /// The read snapshot.
+    pub snapshot: Snapshot,
+    /// What part of the collection the stream holds.
+    pub scope: Scope,
+}
+
+/// Where the data came from.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ServerInfo {
+    /// The URI (never with credentials).
+    pub uri: String,
+    /// The server's version; `None` when it does not say (Milvus Lite 2.5).
+    pub version: Option<String>,
+}
+
+/// Whether every page read one MVCC snapshot.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Snapshot {
+    /// True when the server pinned one timestamp for the whole dump.
+    pub pinned: bool,
+    /// The pinned MVCC timestamp (a Milvus hybrid timestamp), when pinned.
+    pub timestamp: Option<u64>,
+}
+
+/// What part of the collection the stream holds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Scope {
+    /// The `--filter` expression, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub filter: Option<String>,
+    /// The partitions read (empty: all).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub partitions: Vec<String>,
+    /// The fields exported (empty: all).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub fields: Vec<String>,
+}
+
+/// A collection's full description.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CollectionSpec {
+    /// Collection name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Fields in schema order (the dynamic field included when enabled).
+    pub fields: Vec<FieldSpec>,
+    /// Functions (e.g. BM25), whose output fields are not exported as data.
+    pub functions: Vec<FunctionSpec>,
+    /// Whether the dynamic field is enabled.
+    pub enable_dynamic_field: bool,
+    /// Shard count.
+    pub shards_num: i32,
+    /// Consistency level name (`Strong`, `Bounded`, `Session`, `Eventually`, ...).
+    pub consistency_level: String,
+    /// Collection properties (TTL, mmap, ...).
+    pub properties: BTreeMap<String, String>,
+    /// Partition names in creation order (`_default` included).
+    pub partitions: Vec<String>,
+    /// Number of partitions when a partition key is used (0 otherwise).
+    pub num_partitions: i64,
+    /// Indexes.
+    pub indexes: Vec<IndexSpec>,
+    /// Aliases pointing at the collection.
+    pub aliases: Vec<String>,
+    /// The server's `CollectionSchema`, protobuf-encoded, base64.
+    pub schema_proto_base64: String,
+}
+
+/// One field.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct FieldSpec {
+    /// Field name.
+    pub name: String,
+    /// Field id on the source server (0 on Milvus Lite 3.x).
+    pub field_id: i64,
+    /// Milvus data type name, e.g. `Int64`, `FloatVector`, `Array`.
+    pub data_type: String,
+    /// Element type name for `Array` fields.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub element_type: Option<String>,
+    /// Description.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub description: String,
+    /// Type parameters (`dim`, `max_length`, `max_capacity`, analyzer settings, ...).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub type_params: BTreeMap<String, String>,
+    /// Primary key.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub is_primary_key: bool,
+    /// Auto-id primary key.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub auto_id: bool,
+    /// Nullable.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub nullable: bool,
+    /// The dynamic field (`$meta`).
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub is_dynamic: bool,
+    /// Partition key.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub is_partition_key: bool,
+    /// Clustering key.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub is_clustering_key: bool,
+    /// Filled by a function (e.g. BM25 output): not exported as data.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub is_function_output: bool,
+    /// Default value, as `{"<kind>": value}` (`long_data`, `string_data`, ...).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub default_value: Option<serde_json::Value>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One function (BM25, text embedding, ...).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct FunctionSpec {
+    /// Function name.
+    pub name: String,
+    /// Description.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub description: String,
+    /// Function type name, e.g. `BM25`.
+    pub function_type: String,
+    /// Input fields.
+    pub input_field_names: Vec<String>,
+    /// Output fields.
+    pub output_field_names: Vec<String>,
+    /// Parameters.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub params: BTreeMap<String, String>,
+}
+
+/// One index.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct IndexSpec {
+    /// Index name.
+    pub index_name: String,
+    /// Indexed field.
+    pub field_name: String,
+    /// Index type (`HNSW`, `AUTOINDEX`, `INVERTED`, ...).
+    pub index_type: String,
+    /// Metric type for vector indexes.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub metric_type: Option<String>,
+    /// Build parameters (the server's `params` JSON, decoded into key/values).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub params: BTreeMap<String, String>,
+}
+
+/// The Milvus data type of a name in the header.
+pub fn data_type_from_name(name: &str) -> Option<DataType> {
+    DataType::from_str_name(name)
+}
+
+impl FieldSpec {
+    /// This field's Milvus data type.
+    pub fn data_type(&self) -> Result<DataType> {
+        data_type_from_name(&self.data_type).ok_or_else(|| {
+            Error::field(
+                &self.name,
+                format!("unknown data type {:?}", self.data_type),
+            )
+        })
+    }
+
+    /// The element type of an `Array` field.
+    pub fn element_type(&self) -> Result<DataType> {
+        let name = self
+            .element_type
+            .as_deref()
+            .ok_or_else(|| Error::field(&self.name, "array field without element_type"))?;
+        data_type_from_name(name)
+            .ok_or_else(|| Error::field(&self.name, format!("unknown element type {name:?}")))
+    }
+
+    /// The `dim` type parameter of a vector field.
+    pub fn dim(&self) -> Result<usize> {
+        self.type_params
+            .get("dim")
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| Error::field(&self.name, "vector field without a valid dim"))
+    }
+
+    /// Whether rows carry this field as data (function outputs are regenerated by Milvus).
+    pub fn is_exported(&self) -> bool {
+        !self.is_function_output
+    }
+
+    fn from_proto(field: &FieldSchema) -> Self {
+        let data_type = DataType::try_from(field.data_type).unwrap_or(DataType::None);
+        let element_type = (data_type == DataType::Array).then(|| {
+            DataType::try_from(field.element_type)
+                .unwrap_or(DataType::None)
+                .as_str_name()
+                .to_string()
+        });
+        Self {
+            name: field.name.clone(),
+            field_id: field.field_id,
+            data_type: data_type.as_str_name().to_string(),
+            element_type,
+            description: field.description.clone(),
+            type_params: key_values(&field.type_params),
+            is_primary_key: field.is_primary_key,
+            auto_id: field.auto_id,
+            nullable: field.nullable,
+            is_dynamic: field.is_dynamic,
+            is_partition_key: field.is_partition_key,
+            is_clustering_key: field.is_clustering_key,
+            is_function_output: field.is_function_output,
+            default_value: field.default_value.as_ref().and_then(default_value_json),
+        }
+    }
+}
+
+fn key_values(kvs: &[KeyValuePair]) -> BTreeMap<String, String> {
+    kvs.iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect()
+}
+
+fn default_value_json(value: &schema::ValueField) -> Option<serde_json::Value> {
+    use serde_json::json;
+    use value_field::Data;
+    let (kind, value) = match value.data.as_ref()? {
+        Data::BoolData(v) => ("bool_data", json!(v)),
+        Data::IntData(v) => ("int_data", json!(v)),
+        Data::LongData(v) => ("long_data", json!(v)),
+        Data::FloatData(v) => ("float_data", crate::jsonl::f32_json(*v)),
+        Data::DoubleData(v) => ("double_data", crate::jsonl::f64_json(*v)),
+        Data::StringData(v) => ("string_data", json!(v)),
+        Data::BytesData(v) => (
+            "bytes_data",
+            json!(base64::engine::general_purpose::STANDARD.encode(v)),
+        ),
+        Data::TimestamptzData(v) => ("timestamptz_data", json!(v)),
+        Data::DateData(v) => ("date_data", json!(v)),
+        Data::TimeData(v) => ("time_data", json!(v)),
+    };
+    Some(json!({ kind: value }))
+}
+
+impl FunctionSpec {
+    fn from_proto(function: &FunctionSchema) -> Self {
+        Self {
+            name: function.name.clone(),
+            description: function.description.clone(),
+            function_type: schema::FunctionType::try_from(function.r#type)
+                .unwrap_or(schema::FunctionType::Unknown)
+                .as_str_name()
+                .to_string(),
+            input_field_names: function.input_field_names.clone(),
+            output_field_names: function.output_field_names.clone(),
+            params: key_values(&function.params),
+        }
+    }
+}
+
+impl IndexSpec {
+    /// From a `DescribeIndex` answer: `index_type` and `metric_type` lifted out,
+    /// the `params` JSON string decoded into key/values.
+    pub fn from_proto(index: &IndexDescription) -> Self {
+        let mut params = key_values(&index.params);
+        let index_type = params.remove("index_type").unwrap_or_default();
+        let metric_type = params.remove("metric_type");
+        if let Some(json) = params.remove("params") {
+            match serde_json::from_str::<BTreeMap<String, serde_json::Value>>(&json) {
+                Ok(inner) => {
+                    for (k, v) in inner {
+                        let v = match v {
+                            serde_json::Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        params.entry(k).or_insert(v);
+                    }
+                }
+                Err(_) => {
+                    params.insert("params".into(), json);
+                }
+            }
+        }
+        Self {
+            index_name: index.index_name.clone(),
+            field_name: index.field_name.clone(),
+            index_type,
+            metric_type,
+            params,
+        }
+    }
+}
+
+impl CollectionSpec {
+    /// Builds the description from the server's answers.
+    pub fn from_server(
+        described: &DescribeCollectionResponse,
+        partitions: Vec<String>,
+        indexes: &[IndexDescription],
+    ) -> Result<Self> {
+        let schema = described.schema.as_ref().ok_or_else(|| {
+            Error::Header(format!(
+                "{:?}: the server returned no schema",
+                described.collection_name
+            ))
+        })?;
+        let mut fields: Vec<FieldSpec> = schema.fields.iter().map(FieldSpec::from_proto).collect();
+        // Older servers do not list the dynamic field in the schema: add it so
+        // the header says where dynamic keys go.
+        if schema.enable_dynamic_field && !fields.iter().any(|f| f.is_dynamic) {
+            fields.push(FieldSpec {
+                name: DYNAMIC_FIELD.into(),
+                field_id: 0,
+                data_type: DataType::Json.as_str_name().into(),
+                element_type: None,
+                description: String::new(),
+                type_params: BTreeMap::new(),
+                is_primary_key: false,
+                auto_id: false,
+                nullable: false,
+                is_dynamic: true,
+                is_partition_key: false,
+                is_clustering_key: false,
+                is_function_output: false,
+                default_value: None,
+            });
+        }
+        let mut properties = key_values(&described.properties);
+        properties.extend(key_values(&schema.properties));
+        let name = if described.collection_name.is_empty() {
+            schema.name.clone()
+        } else {
+            described.collection_name.clone()
+        };
+        Ok(Self {
+            name,
+            description: schema.description.clone(),
+            fields,
+            functions: schema
+                .functions
+                .iter()
+                .map(FunctionSpec::from_proto)
+                .collect(),
+            enable_dynamic_field: schema.enable_dynamic_field,
+            shards_num: described.shards_num,
+            consistency_level: milvus_wire::proto::common::ConsistencyLevel::try_from(
+                described.consistency_level,
+            )
+            .map(|c| c.as_str_name().to_string())
+            .unwrap_or_else(|_| described.consistency_level.to_string()),
+            properties,
+            partitions,
+            num_partitions: described.num_partitions,
+            indexes: indexes.iter().map(IndexSpec::from_proto).collect(),
+            aliases: described.aliases.clone(),
+            schema_proto_base64: base64::engine::general_purpose::STANDARD
+                .encode(schema.encode_to_vec()),
+        })
+    }
+
+    /// The primary-key field.
+    pub fn primary_key(&self) -> Result<&FieldSpec> {
+        self.fields
+            .iter()
+            .find(|f| f.is_primary_key)
+            .ok_or_else(|| {
+                Error::Header(format!(
+                    "collection {:?} has no primary key field",
+                    self.name
+                ))
+            })
+    }
+
+    /// A field by name.
+    pub fn field(&self, name: &str) -> Option<&FieldSpec> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+impl Header {
+    /// Parses a header, refusing formats newer than this build understands.
+    pub fn from_json(value: serde_json::Value) -> Result<Self> {
+        let version = value
+            .get("format_version")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        if version == 0 || version > u64::from(FORMAT_VERSION) {
+            return Err(Error::Header(format!(
+                "format version {version} is not supported (this build reads 1..={FORMAT_VERSION})"
+            )));
+        }
+        Ok(serde_json::from_value(value)?)
+    }
+}

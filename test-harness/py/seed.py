@@ -1,0 +1,262 @@
+"""Seeds test collections through pymilvus (an independent client).
+
+    seed.py types  --uri URI --name NAME --server lite25|lite3|milvus235 [--rows N]
+    seed.py bench  --uri URI --name NAME --rows N [--dim 768]
+    seed.py insert --uri URI --name NAME --start K --rows N   (more rows of `types`)
+
+Values are deterministic (row i gets the same values on every run) and
+include edge cases: NaN/inf/-0.0, empty and long strings, unicode, nested
+JSON, empty arrays, sparse vectors with zero and many entries, nulls.
+"""
+
+import argparse
+import math
+import sys
+
+import numpy as np
+from pymilvus import DataType, MilvusClient
+
+# Which types each test server supports.
+CAPS = {
+    "lite25": {"f16", "bf16", "sparse", "binary", "multi_vector", "array", "json_scalars"},
+    # Milvus Lite 3.x: no binary/float16/bfloat16/int8 vectors; JSON values
+    # must be objects or arrays (its WAL rejects top-level scalars).
+    "lite3": {"sparse", "multi_vector", "array", "nullable", "geometry", "timestamptz"},
+    "milvus235": {"array", "json_scalars"},
+}
+
+DIM = 8
+SPECIAL_FLOATS = [float("nan"), float("inf"), float("-inf"), -0.0, 1e-45, 3.4028234663852886e38]
+
+
+def float_value(i):
+    if i % 17 < len(SPECIAL_FLOATS):
+        return SPECIAL_FLOATS[i % 17]
+    return (i * 0.1) - 3.3
+
+
+def text_value(i):
+    choices = ["", "plain ascii", "ünïcödé ✓ 日本語 🚀", 'quote " backslash \\ newline \n tab \t',
+               "x" * 1000]
+    return f"{choices[i % len(choices)]}#{i}"
+
+
+def json_value(i, caps):
+    if "json_scalars" not in caps and i % 5 in (2, 3):
+        return {"scalar": i}
+    if i % 5 == 0:
+        return {"nested": {"list": [1, 2.5, "three", None, {"deep": [True, False]}]}, "i": i}
+    if i % 5 == 1:
+        return [i, "arr", {"k": -0.5}]
+    if i % 5 == 2:
+        return '"just a string"'  # pymilvus takes str as JSON text
+    if i % 5 == 3:
+        return i * 1.5
+    return {}
+
+
+def build_schema(client, caps):
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=True)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("f_bool", DataType.BOOL)
+    schema.add_field("f_int8", DataType.INT8)
+    schema.add_field("f_int16", DataType.INT16)
+    schema.add_field("f_int32", DataType.INT32)
+    schema.add_field("f_int64", DataType.INT64)
+    schema.add_field("f_float", DataType.FLOAT)
+    schema.add_field("f_double", DataType.DOUBLE)
+    schema.add_field("f_varchar", DataType.VARCHAR, max_length=2048)
+    schema.add_field("f_json", DataType.JSON)
+    if "array" in caps:
+        schema.add_field("a_int64", DataType.ARRAY, element_type=DataType.INT64, max_capacity=8)
+        schema.add_field("a_varchar", DataType.ARRAY, element_type=DataType.VARCHAR,
+                         max_capacity=8, max_length=64)
+        schema.add_field("a_double", DataType.ARRAY, element_type=DataType.DOUBLE, max_capacity=8)
+        schema.add_field("a_bool", DataType.ARRAY, element_type=DataType.BOOL, max_capacity=8)
+        schema.add_field("a_float", DataType.ARRAY, element_type=DataType.FLOAT, max_capacity=8)
+        schema.add_field("a_int8", DataType.ARRAY, element_type=DataType.INT8, max_capacity=8)
+        schema.add_field("a_int16", DataType.ARRAY, element_type=DataType.INT16, max_capacity=8)
+        schema.add_field("a_int32", DataType.ARRAY, element_type=DataType.INT32, max_capacity=8)
+    schema.add_field("v_float", DataType.FLOAT_VECTOR, dim=DIM)
+    if "multi_vector" in caps:
+        if "binary" in caps:
+            schema.add_field("v_binary", DataType.BINARY_VECTOR, dim=16)
+        if "f16" in caps:
+            schema.add_field("v_f16", DataType.FLOAT16_VECTOR, dim=DIM)
+        if "bf16" in caps:
+            schema.add_field("v_bf16", DataType.BFLOAT16_VECTOR, dim=DIM)
+        if "sparse" in caps:
+            schema.add_field("v_sparse", DataType.SPARSE_FLOAT_VECTOR)
+        if "int8vec" in caps:
+            schema.add_field("v_int8", DataType.INT8_VECTOR, dim=DIM)
+    if "nullable" in caps:
+        schema.add_field("n_int32", DataType.INT32, nullable=True)
+        schema.add_field("n_varchar", DataType.VARCHAR, max_length=64, nullable=True)
+        schema.add_field("n_json", DataType.JSON, nullable=True)
+        schema.add_field("n_double", DataType.DOUBLE, nullable=True)
+        schema.add_field("d_int64", DataType.INT64, default_value=42)
+        schema.add_field("d_varchar", DataType.VARCHAR, max_length=64, default_value="dflt",
+                         nullable=True)
+    if "geometry" in caps:
+        schema.add_field("g_geo", DataType.GEOMETRY)
+    if "timestamptz" in caps:
+        schema.add_field("t_ts", DataType.TIMESTAMPTZ)
+    return schema
+
+
+def row(i, caps):
+    rng = np.random.default_rng(i)
+    r = {
+        "id": i * 3 - 1000,
+        "f_bool": i % 3 == 0,
+        "f_int8": [-128, 127, 0][i % 3] if i % 4 == 0 else (i % 200) - 100,
+        "f_int16": [-32768, 32767][i % 2] if i % 5 == 0 else i,
+        "f_int32": [-2**31, 2**31 - 1][i % 2] if i % 6 == 0 else -i,
+        "f_int64": [-2**63, 2**63 - 1][i % 2] if i % 7 == 0 else i * 1_000_000_007,
+        "f_float": float_value(i),
+        "f_double": float_value(i + 1) if i % 9 else math.pi * i,
+        "f_varchar": text_value(i),
+        "f_json": json_value(i, caps),
+        "v_float": rng.standard_normal(DIM).astype(np.float32).tolist(),
+        # Dynamic fields of mixed types (absent on some rows).
+    }
+    if i % 2 == 0:
+        r["dyn_int"] = i
+    if i % 3 == 0:
+        r["dyn_str"] = f"dyn-{i}"
+    if i % 4 == 0:
+        r["dyn_obj"] = {"a": [1, {"b": None}], "f": 0.25}
+    if "array" in caps:
+        n = i % 5  # 0..4 elements, so empty arrays occur
+        r["a_int64"] = [i * 10 + k for k in range(n)]
+        r["a_varchar"] = [f"s{k}-ü" for k in range(n)]
+        r["a_double"] = [k / 3 for k in range(n)]
+        r["a_bool"] = [k % 2 == 0 for k in range(n)]
+        r["a_float"] = [k * 0.1 for k in range(n)]
+        r["a_int8"] = [-k for k in range(n)]
+        r["a_int16"] = [k * 300 for k in range(n)]
+        r["a_int32"] = [k * 70000 for k in range(n)]
+    if "multi_vector" in caps:
+        if "binary" in caps:
+            r["v_binary"] = rng.integers(0, 256, 2, dtype=np.uint8).tobytes()
+        if "f16" in caps:
+            r["v_f16"] = rng.standard_normal(DIM).astype(np.float16)
+        if "bf16" in caps:
+            import ml_dtypes
+            r["v_bf16"] = rng.standard_normal(DIM).astype(ml_dtypes.bfloat16)
+        if "sparse" in caps:
+            n = [1, 3, 200][i % 3]
+            idx = sorted(set(int(x) for x in rng.integers(0, 1_000_000, n)))
+            r["v_sparse"] = {k: float(np.float32(abs(rng.standard_normal()))) for k in idx}
+        if "int8vec" in caps:
+            r["v_int8"] = rng.integers(-128, 128, DIM, dtype=np.int8)
+    if "nullable" in caps:
+        r["n_int32"] = None if i % 2 else i
+        r["n_varchar"] = None if i % 3 else f"nv{i}"
+        r["n_json"] = None if i % 4 else {"n": i}
+        r["n_double"] = None if i % 5 else i / 7
+        if i % 2:
+            r["d_int64"] = i  # other rows take the default
+        if i % 3 == 1:
+            r["d_varchar"] = None
+    if "geometry" in caps:
+        r["g_geo"] = f"POINT ({i} {i * 0.5})"
+    if "timestamptz" in caps:
+        r["t_ts"] = f"2025-0{1 + i % 9}-1{i % 10}T12:34:56Z"
+    return r
+
+
+def insert_rows(client, name, caps, start, rows, batch=500):
+    for lo in range(start, start + rows, batch):
+        hi = min(lo + batch, start + rows)
+        client.insert(name, [row(i, caps) for i in range(lo, hi)])
+
+
+def cmd_types(args):
+    caps = CAPS[args.server]
+    client = MilvusClient(uri=args.uri)
+    if client.has_collection(args.name):
+        client.drop_collection(args.name)
+    schema = build_schema(client, caps)
+    index_params = client.prepare_index_params()
+    for f in schema.fields:
+        if f.dtype in (DataType.FLOAT_VECTOR, DataType.FLOAT16_VECTOR, DataType.BFLOAT16_VECTOR,
+                       DataType.INT8_VECTOR):
+            index_params.add_index(f.name, index_type="FLAT", metric_type="L2")
+        elif f.dtype == DataType.BINARY_VECTOR:
+            index_params.add_index(f.name, index_type="BIN_FLAT", metric_type="HAMMING")
+        elif f.dtype == DataType.SPARSE_FLOAT_VECTOR:
+            index_params.add_index(f.name, index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    client.create_collection(args.name, schema=schema, index_params=index_params)
+    for p in args.partitions:
+        client.create_partition(args.name, p)
+    insert_rows(client, args.name, caps, 0, args.rows)
+    client.load_collection(args.name)
+
+
+def cmd_insert(args):
+    client = MilvusClient(uri=args.uri)
+    insert_rows(client, args.name, CAPS[args.server], args.start, args.rows)
+
+
+def cmd_bench(args):
+    """The benchmark shape: INT64 pk + DIM-float vector + 200-char VARCHAR."""
+    client = MilvusClient(uri=args.uri)
+    if client.has_collection(args.name):
+        client.drop_collection(args.name)
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=args.dim)
+    schema.add_field("text", DataType.VARCHAR, max_length=512)
+    index_params = client.prepare_index_params()
+    index_params.add_index("embedding", index_type="FLAT", metric_type="L2")
+    client.create_collection(args.name, schema=schema, index_params=index_params)
+    rng = np.random.default_rng(7)
+    batch = 2000
+    for lo in range(0, args.rows, batch):
+        n = min(batch, args.rows - lo)
+        vecs = rng.standard_normal((n, args.dim), dtype=np.float32)
+        client.insert(args.name, [
+            {"id": lo + k, "embedding": vecs[k], "text": (f"row {lo + k} " + "lorem ipsum " * 20)[:200]}
+            for k in range(n)
+        ])
+    client.flush(args.name)
+    client.load_collection(args.name)
+
+
+def cmd_varchar_pk(args):
+    """A VARCHAR primary key with awkward keys (quotes, backslashes, unicode)."""
+    client = MilvusClient(uri=args.uri)
+    if client.has_collection(args.name):
+        client.drop_collection(args.name)
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=128)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=4)
+    index_params = client.prepare_index_params()
+    index_params.add_index("v", index_type="FLAT", metric_type="L2")
+    client.create_collection(args.name, schema=schema, index_params=index_params)
+    keys = [f"key-{i:06d}" for i in range(args.rows)]
+    keys += ['quo"te', "back\\slash", "ünï", "new\nline", "", " space"]
+    client.insert(args.name, [{"pk": k, "v": [float(i), 0.5, -1.0, 2.0]} for i, k in enumerate(keys)])
+    client.load_collection(args.name)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("types", "insert", "bench", "varchar-pk"):
+        s = sub.add_parser(name)
+        s.add_argument("--uri", required=True)
+        s.add_argument("--name", required=True)
+        s.add_argument("--server", choices=sorted(CAPS), default="lite25")
+        s.add_argument("--rows", type=int, default=100)
+        s.add_argument("--start", type=int, default=0)
+        s.add_argument("--dim", type=int, default=768)
+        s.add_argument("--partitions", nargs="*", default=[])
+    args = p.parse_args()
+    {"types": cmd_types, "insert": cmd_insert, "bench": cmd_bench,
+     "varchar-pk": cmd_varchar_pk}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
