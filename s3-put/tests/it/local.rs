@@ -1,0 +1,112 @@
+//! file:// URLs and plain paths behave like s3:// ones.
+
+use crate::util::*;
+use std::io::Write;
+use std::time::Duration;
+
+#[test]
+fn file_urls_behave_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!("file://{}", dir.path().display());
+    let url = format!("{base}/backups/2026-11-24/big.bin");
+    let ep = "http://127.0.0.1:9"; // never contacted for file://
+
+    // Multipart round trip in bounded memory, sidecar included.
+    let len = 23 * MIB + 5;
+    let mut put = tool("s3-put", ep);
+    put.args([&url, "--part-size", "5MiB", "--concurrency", "2"]);
+    let (r, sha) = run_generated(put, 21, len);
+    r.ok();
+    assert_eq!(r.json()["sha256"], sha.as_str());
+    assert_eq!(r.json()["bytes"], len);
+    let path = dir.path().join("backups/2026-11-24/big.bin");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("backups/2026-11-24/big.bin.sha256")).unwrap(),
+        format!("{sha}  big.bin\n")
+    );
+    let mut get = tool("s3-get", ep);
+    get.args([url.as_str(), "-v", "--part-size", "5MiB"]);
+    let g = spawn(get, None, false).wait();
+    g.ok();
+    assert_eq!(
+        (g.stdout_len, g.stdout_sha256.as_str()),
+        (len, sha.as_str())
+    );
+    assert!(
+        g.stderr.contains("\"verified\":\"sidecar\""),
+        "{}",
+        g.stderr
+    );
+    // A plain path is the same object.
+    let mut get = tool("s3-get", ep);
+    get.arg(path.to_str().unwrap());
+    let g = spawn(get, None, false).wait();
+    g.ok();
+    assert_eq!(g.stdout_sha256, sha);
+
+    // Conditional put.
+    let mut put = tool("s3-put", ep);
+    put.args([&url, "--if-none-match"]);
+    run(put, b"nope").expect_code(4);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
+
+    // Tampering is detected.
+    let small = format!("{base}/small.txt");
+    let mut put = tool("s3-put", ep);
+    put.arg(&small);
+    run(put, b"hello\n").ok();
+    std::fs::write(dir.path().join("small.txt"), b"hellO\n").unwrap();
+    let mut get = tool("s3-get", ep);
+    get.arg(&small);
+    let g = run(get, b"");
+    g.expect_code(5);
+    assert!(g.stderr.contains("sha256 mismatch"), "{}", g.stderr);
+
+    // Empty input and SIGINT leave nothing, not even a temporary file.
+    let mut put = tool("s3-put", ep);
+    put.arg(format!("{base}/empty"));
+    run(put, b"").expect_code(6);
+    let stalled = format!("{base}/stalled.bin");
+    let mut put = tool("s3-put", ep);
+    put.args([&stalled, "--part-size", "5MiB"]);
+    let running = spawn(
+        put,
+        Some(Box::new(|mut w| {
+            let _ = w.write_all(&Gen::bytes(3, (12 * MIB) as usize));
+            while w.write_all(b"x").is_ok() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })),
+        false,
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    running.signal("INT");
+    running.wait().expect_code(130);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        ["backups", "small.txt", "small.txt.sha256"],
+        "{names:?}"
+    );
+
+    // ls and rm.
+    let mut ls = tool("s3-ls", ep);
+    ls.args([base.as_str(), "--recursive"]);
+    let r = run(ls, b"");
+    r.ok();
+    assert_eq!(r.stdout_text().lines().count(), 4, "{}", r.stdout_text());
+    let mut rm = tool("s3-rm", ep);
+    rm.args(["--recursive", &format!("{base}/backups/")]);
+    run(rm, b"").ok();
+    assert!(!path.exists());
+    let mut rm = tool("s3-rm", ep);
+    rm.arg(&small);
+    run(rm, b"").ok();
+    assert!(!dir.path().join("small.txt.sha256").exists());
+}

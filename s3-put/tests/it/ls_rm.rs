@@ -1,0 +1,110 @@
+//! s3-ls and s3-rm against the S3 server.
+
+use crate::util::*;
+
+fn put(ep: &str, url: &str, data: &[u8]) {
+    let mut c = tool("s3-put", ep);
+    c.arg(url);
+    run(c, data).ok();
+}
+
+#[test]
+fn list_and_delete() {
+    let ep = endpoint();
+    let b = bucket("lsrm");
+    let root = format!("s3://{b}/milvus");
+    put(&ep, &format!("{root}/2026-11-23/a.zst"), b"aaaa");
+    put(&ep, &format!("{root}/2026-11-24/a.zst"), b"bbbbbb");
+    put(&ep, &format!("{root}/2026-11-24/b.zst"), b"cc");
+    put(&ep, &format!("s3://{b}/milvus-other/x"), b"x");
+
+    // Direct children: two prefixes, nothing else (segment-wise prefixes).
+    let mut ls = tool("s3-ls", &ep);
+    ls.arg(format!("{root}/"));
+    let r = run(ls, b"");
+    r.ok();
+    let text = r.stdout_text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains("PRE") && lines[0].ends_with(&format!("{root}/2026-11-23/")),
+        "{text}"
+    );
+    assert!(lines[1].ends_with(&format!("{root}/2026-11-24/")), "{text}");
+
+    // Recursive JSON: objects with sizes, dates and the sidecars.
+    let mut ls = tool("s3-ls", &ep);
+    ls.args([root.as_str(), "--recursive", "--json"]);
+    let r = run(ls, b"");
+    r.ok();
+    let rows: Vec<serde_json::Value> = r
+        .stdout_text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let urls: Vec<&str> = rows.iter().map(|v| v["url"].as_str().unwrap()).collect();
+    assert_eq!(
+        urls,
+        [
+            format!("{root}/2026-11-23/a.zst"),
+            format!("{root}/2026-11-23/a.zst.sha256"),
+            format!("{root}/2026-11-24/a.zst"),
+            format!("{root}/2026-11-24/a.zst.sha256"),
+            format!("{root}/2026-11-24/b.zst"),
+            format!("{root}/2026-11-24/b.zst.sha256"),
+        ]
+    );
+    assert_eq!(rows[2]["size"], 6);
+    assert!(rows[2]["last_modified"].as_str().unwrap().ends_with('Z'));
+
+    // One object: s3-ls shows it; a missing one exits 3.
+    let mut ls = tool("s3-ls", &ep);
+    ls.arg(format!("{root}/2026-11-24/b.zst"));
+    let r = run(ls, b"");
+    r.ok();
+    assert_eq!(r.stdout_text().lines().count(), 1);
+    let mut ls = tool("s3-ls", &ep);
+    ls.arg(format!("{root}/nothing-here/"));
+    run(ls, b"").expect_code(3);
+
+    // rm one object: it and its sidecar go; a missing object exits 3.
+    let mut rm = tool("s3-rm", &ep);
+    rm.arg(format!("{root}/2026-11-24/b.zst"));
+    let r = run(rm, b"");
+    r.ok();
+    assert_eq!(
+        r.stdout_text(),
+        format!("{root}/2026-11-24/b.zst\n{root}/2026-11-24/b.zst.sha256\n")
+    );
+    assert!(!exists(&format!("{root}/2026-11-24/b.zst"), &ep));
+    let mut rm = tool("s3-rm", &ep);
+    rm.arg(format!("{root}/2026-11-24/b.zst"));
+    run(rm, b"").expect_code(3);
+
+    // Recursive dry run deletes nothing; the real one deletes the prefix only.
+    let mut rm = tool("s3-rm", &ep);
+    rm.args(["--recursive", "--dry-run", &format!("{root}/2026-11-23/")]);
+    let r = run(rm, b"");
+    r.ok();
+    assert_eq!(r.stdout_text().lines().count(), 2, "{}", r.stdout_text());
+    assert!(exists(&format!("{root}/2026-11-23/a.zst"), &ep));
+    let mut rm = tool("s3-rm", &ep);
+    rm.args(["--recursive", root.as_str()]);
+    let r = run(rm, b"");
+    r.ok();
+    assert_eq!(r.stdout_text().lines().count(), 4, "{}", r.stdout_text());
+    assert!(!exists(&format!("{root}/2026-11-23/a.zst"), &ep));
+    assert!(!exists(&format!("{root}/2026-11-24/a.zst"), &ep));
+    assert!(
+        exists(&format!("s3://{b}/milvus-other/x"), &ep),
+        "a sibling prefix was deleted"
+    );
+
+    // A whole bucket is refused; a prefix without --recursive too.
+    let mut rm = tool("s3-rm", &ep);
+    rm.args(["--recursive", &format!("s3://{b}")]);
+    let r = run(rm, b"");
+    r.expect_code(2);
+    assert!(r.stderr.contains("whole bucket"), "{}", r.stderr);
+    assert!(exists(&format!("s3://{b}/milvus-other/x"), &ep));
+}
