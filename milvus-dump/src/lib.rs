@@ -1,4 +1,5 @@
 //! `milvus-dump` as a library: the binary only parses flags and calls [`dump::run`].
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod dump;
 pub mod paging;

@@ -218,8 +218,8 @@ mod tests {
 
     #[test]
     fn grows_to_the_window_on_a_server_that_rewards_big_pages() {
-        // Fixed 20 ms per request + 40 µs per row.
-        let (sizer, _) = drive(PageSizer::new(3_300), 200, |n| 0.02 + n as f64 * 40e-6);
+        // Fixed 100 ms per request + 40 µs per row.
+        let (sizer, _) = drive(PageSizer::new(3_300), 200, |n| 0.1 + n as f64 * 40e-6);
         assert_eq!(sizer.rows(), MAX_PAGE_ROWS);
     }
 

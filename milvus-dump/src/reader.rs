@@ -43,6 +43,19 @@ pub struct Page {
     pub last_pk: Pk,
 }
 
+impl Page {
+    /// Rows `offset..offset + len` of the page (`pk_index`: the key column).
+    pub fn slice(&self, offset: usize, len: usize, pk_index: usize) -> Option<Page> {
+        let batch = self.batch.slice(offset, len);
+        let keys = batch.column(pk_index);
+        Some(Page {
+            first_pk: pk::pk_at(keys.as_ref(), 0)?,
+            last_pk: pk::pk_at(keys.as_ref(), len.checked_sub(1)?)?,
+            batch,
+        })
+    }
+}
+
 /// Errors while reading.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {

@@ -166,6 +166,7 @@ pub struct PartSeries {
     part_bytes: Option<u64>,
     header: Header,
     fields: Vec<FieldSpec>,
+    pk_index: usize,
     schema: SchemaRef,
     open: Option<OpenPart>,
     parts: Vec<Part>,
@@ -201,6 +202,7 @@ impl PartSeries {
         schema: SchemaRef,
     ) -> io::Result<Self> {
         let collection_dir = header.collection.name.clone();
+        let pk_index = fields.iter().position(|f| f.is_primary_key).unwrap_or(0);
         fs::create_dir_all(root.join(&collection_dir))?;
         Ok(Self {
             root: root.to_path_buf(),
@@ -211,14 +213,32 @@ impl PartSeries {
             part_bytes: limits.bytes,
             header,
             fields,
+            pk_index,
             schema,
             open: None,
             parts: Vec::new(),
         })
     }
 
-    /// Writes a page into the current part, rotating parts at the limits.
+    /// Writes a page into the current part, rotating parts at the limits
+    /// (a page is split where a part reaches its row limit).
     pub fn write(&mut self, page: &Page) -> anyhow::Result<()> {
+        let rows = page.batch.num_rows();
+        let room = match (&self.open, self.part_rows) {
+            (Some(part), Some(limit)) => limit.saturating_sub(part.rows),
+            (None, Some(limit)) => limit,
+            (_, None) => u64::MAX,
+        };
+        if (rows as u64) > room {
+            let room = room as usize;
+            let pk_index = self.pk_index;
+            let (head, tail) = page
+                .slice(0, room, pk_index)
+                .zip(page.slice(room, rows - room, pk_index))
+                .ok_or_else(|| anyhow::anyhow!("cannot split a page at row {room}"))?;
+            self.write(&head)?;
+            return self.write(&tail);
+        }
         if self.open.is_none() {
             self.open = Some(self.open_part()?);
         }

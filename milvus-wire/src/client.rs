@@ -216,7 +216,7 @@ impl Milvus {
                 Ok(Some(resp.version).filter(|v| !v.is_empty()))
             }
             Err(status) if status.code() == tonic::Code::Unimplemented => Ok(None),
-            Err(status) => Err(Error::Rpc { op: op(), status }),
+            Err(status) => Err(Error::rpc(op(), status)),
         }
     }
 
@@ -231,7 +231,7 @@ impl Milvus {
                 ..Default::default()
             })
             .await
-            .map_err(|status| Error::Rpc { op: op(), status })?
+            .map_err(|status| Error::rpc(op(), status))?
             .into_inner();
         check(op, resp.status.as_ref())?;
         Ok(resp.collection_names)
@@ -249,7 +249,7 @@ impl Milvus {
                 ..Default::default()
             })
             .await
-            .map_err(|status| Error::Rpc { op: op(), status })?
+            .map_err(|status| Error::rpc(op(), status))?
             .into_inner();
         check(op, resp.status.as_ref())?;
         Ok(resp)
@@ -274,7 +274,7 @@ impl Milvus {
             Err(status) if status.code() == tonic::Code::Unimplemented => {
                 return Ok(vec!["_default".into()])
             }
-            Err(status) => return Err(Error::Rpc { op: op(), status }),
+            Err(status) => return Err(Error::rpc(op(), status)),
         };
         check(op, resp.status.as_ref())?;
         Ok(resp.partition_names)
@@ -292,7 +292,7 @@ impl Milvus {
                 ..Default::default()
             })
             .await
-            .map_err(|status| Error::Rpc { op: op(), status })?
+            .map_err(|status| Error::rpc(op(), status))?
             .into_inner();
         match check(op, resp.status.as_ref()) {
             Ok(()) => Ok(resp.index_descriptions),
@@ -315,7 +315,7 @@ impl Milvus {
                 ..Default::default()
             })
             .await
-            .map_err(|status| Error::Rpc { op: op(), status })?
+            .map_err(|status| Error::rpc(op(), status))?
             .into_inner();
         check(op, resp.status.as_ref())?;
         Ok(resp
@@ -338,7 +338,7 @@ impl Milvus {
                 ..Default::default()
             })
             .await
-            .map_err(|status| Error::Rpc { op: op(), status })?
+            .map_err(|status| Error::rpc(op(), status))?
             .into_inner();
         check(op, resp.status.as_ref())?;
         Ok(match common::LoadState::try_from(resp.state) {
@@ -361,7 +361,7 @@ impl Milvus {
                 ..Default::default()
             })
             .await
-            .map_err(|status| Error::Rpc { op: op(), status })?
+            .map_err(|status| Error::rpc(op(), status))?
             .into_inner();
         check(op, Some(&status))?;
         let deadline = tokio::time::Instant::now() + timeout;
@@ -392,7 +392,7 @@ impl Milvus {
                 ..Default::default()
             })
             .await
-            .map_err(|status| Error::Rpc { op: op(), status })?
+            .map_err(|status| Error::rpc(op(), status))?
             .into_inner();
         check(op, Some(&status))
     }
@@ -409,7 +409,7 @@ impl Milvus {
                 ..Default::default()
             })
             .await
-            .map_err(|status| Error::Rpc { op: op(), status })?
+            .map_err(|status| Error::rpc(op(), status))?
             .into_inner();
         check(op, resp.status.as_ref())?;
         let segment_ids = resp
@@ -440,7 +440,7 @@ impl Milvus {
                 }
                 // Servers without GetFlushState: Flush itself was synchronous enough.
                 Err(status) if status.code() == tonic::Code::Unimplemented => return Ok(()),
-                Err(status) => return Err(Error::Rpc { op: op(), status }),
+                Err(status) => return Err(Error::rpc(op(), status)),
             }
             if tokio::time::Instant::now() > deadline {
                 return Err(Error::Server {
@@ -500,7 +500,7 @@ impl Milvus {
             .clone()
             .query(request.clone())
             .await
-            .map_err(|status| Error::Rpc { op: op(), status })?
+            .map_err(|status| Error::rpc(op(), status))?
             .into_inner();
         check(op, resp.status.as_ref())?;
         Ok(resp)
@@ -552,6 +552,6 @@ mod tests {
         let err = check(|| "DescribeCollection \"x\"".into(), Some(&status)).unwrap_err();
         assert!(err.is_not_found());
         assert!(err.to_string().contains("DescribeCollection \"x\""));
-        assert!(check(|| String::new(), Some(&common::Status::default())).is_ok());
+        assert!(check(String::new, Some(&common::Status::default())).is_ok());
     }
 }

@@ -36,8 +36,8 @@ pub enum Error {
     Rpc {
         /// The operation, with its object (e.g. `Query on "docs"`).
         op: String,
-        /// The gRPC status.
-        status: tonic::Status,
+        /// The gRPC status (boxed: it is large, and errors travel far).
+        status: Box<tonic::Status>,
     },
     /// The server answered with an error status.
     #[error("{op} failed: {reason} (code {code})")]
@@ -62,6 +62,13 @@ fn describe_status(status: &tonic::Status) -> String {
 }
 
 impl Error {
+    pub(crate) fn rpc(op: String, status: tonic::Status) -> Self {
+        Error::Rpc {
+            op,
+            status: Box::new(status),
+        }
+    }
+
     /// True when the server says the collection (or database) does not exist.
     pub fn is_not_found(&self) -> bool {
         match self {

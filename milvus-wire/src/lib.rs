@@ -5,6 +5,7 @@
 //! high-level client, which caps messages at 4 MiB and retries `OutOfRange`
 //! for minutes. Our channel allows large messages and retries nothing by
 //! itself: callers decide (the pager halves a page on "too large").
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 #[cfg(feature = "cli")]
 pub mod cli;

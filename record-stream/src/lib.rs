@@ -9,6 +9,7 @@
 //! - [`jsonl`] and [`parquet`]: the two stream formats.
 //! - [`manifest`]: the backup-set manifest.
 //! - [`hashing`]: a writer that counts and hashes what passes through.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod error;
 pub mod from_milvus;

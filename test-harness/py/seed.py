@@ -22,7 +22,7 @@ CAPS = {
     # Milvus Lite 3.x: no binary/float16/bfloat16/int8 vectors; JSON values
     # must be objects or arrays (its WAL rejects top-level scalars).
     "lite3": {"sparse", "multi_vector", "array", "nullable", "geometry", "timestamptz"},
-    "milvus235": {"array", "json_scalars"},
+    "milvus235": {"array"},  # JSON values must be objects there too
 }
 
 DIM = 8
@@ -42,8 +42,8 @@ def text_value(i):
 
 
 def json_value(i, caps):
-    if "json_scalars" not in caps and i % 5 in (2, 3):
-        return {"scalar": i}
+    if "json_scalars" not in caps and i % 5 in (1, 2, 3):
+        return {"scalar": i, "arr": [i, "x"]}
     if i % 5 == 0:
         return {"nested": {"list": [1, 2.5, "three", None, {"deep": [True, False]}]}, "i": i}
     if i % 5 == 1:

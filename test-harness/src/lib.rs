@@ -1,1 +1,134 @@
-//! placeholder
+//! Test support shared by the integration tests of every crate.
+//!
+//! The real servers are started once per run by `scripts/test.sh`, which
+//! exports their addresses; tests read them here. Seeding and independent
+//! checks go through pymilvus (`py/seed.py`, `py/compare.py`).
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The Milvus servers the tests run against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Server {
+    /// Milvus Lite 2.5.1 (C++ engine; binary/float16/bfloat16/sparse vectors).
+    Lite25,
+    /// Milvus Lite 3.x (nullable, defaults, geometry, timestamptz).
+    Lite3,
+    /// Milvus 2.3.5 standalone.
+    Milvus235,
+}
+
+impl Server {
+    /// The name `py/seed.py --server` takes.
+    pub fn seed_name(self) -> &'static str {
+        match self {
+            Server::Lite25 => "lite25",
+            Server::Lite3 => "lite3",
+            Server::Milvus235 => "milvus235",
+        }
+    }
+
+    /// The server's URI, from the environment `scripts/test.sh` sets.
+    pub fn uri(self) -> String {
+        let var = match self {
+            Server::Lite25 => "MP_TEST_LITE25_URI",
+            Server::Lite3 => "MP_TEST_LITE3_URI",
+            Server::Milvus235 => "MP_TEST_MILVUS235_URI",
+        };
+        std::env::var(var).unwrap_or_else(|_| {
+            panic!("{var} is not set: run the tests through scripts/test.sh, which starts the real servers")
+        })
+    }
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The Python with pymilvus (the test venv).
+pub fn python() -> PathBuf {
+    std::env::var_os("MP_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/main/bin/python"))
+}
+
+/// A collection name unique to this test process and call.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Runs a command and returns its output; panics with everything on failure
+/// to spawn. The caller asserts on status.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null());
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// Runs a command that must succeed; panics with its command line, status,
+/// stdout and stderr otherwise.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    if !out.status.success() {
+        panic!("{}", describe(cmd, &out));
+    }
+    out
+}
+
+/// Command line, status, stdout and stderr, for failure messages.
+pub fn describe(cmd: &Command, out: &Output) -> String {
+    format!(
+        "command: {cmd:?}\nstatus: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+            .chars()
+            .take(4000)
+            .collect::<String>(),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A `py/<script>` command with the test venv's Python.
+pub fn py(script: &str) -> Command {
+    let mut cmd = Command::new(python());
+    cmd.arg(root().join("test-harness/py").join(script));
+    cmd
+}
+
+/// Seeds a collection with `py/seed.py KIND` (types, bench, varchar-pk, insert).
+pub fn seed(server: Server, kind: &str, name: &str, extra: &[&str]) {
+    run_ok(
+        py("seed.py")
+            .args([
+                kind,
+                "--uri",
+                &server.uri(),
+                "--name",
+                name,
+                "--server",
+                server.seed_name(),
+            ])
+            .args(extra),
+    );
+}
+
+/// Compares a dump with the live collection via pymilvus: `what` is
+/// `--jsonl FILE`, `--parquet FILE` or `--set DIR`. Panics on any difference.
+pub fn compare(server: Server, name: &str, what: &str, path: &Path) {
+    run_ok(
+        py("compare.py")
+            .args(["--uri", &server.uri(), "--name", name, what])
+            .arg(path),
+    );
+}

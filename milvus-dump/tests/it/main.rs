@@ -1,0 +1,304 @@
+//! milvus-dump against real servers (started by scripts/test.sh).
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use test_harness::{compare, describe, run, run_ok, seed, unique_name, Server};
+
+fn dump(server: Server) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_milvus-dump"));
+    cmd.args(["--uri", &server.uri(), "-q"]);
+    cmd
+}
+
+fn lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn every_type_round_trips(server: Server) {
+    let name = unique_name("types");
+    seed(server, "types", &name, &["--rows", "120"]);
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let parquet = dir.path().join("out.parquet");
+    run_ok(dump(server).args(["-c", &name, "-o"]).arg(&jsonl));
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--format", "parquet", "-o"])
+            .arg(&parquet),
+    );
+    compare(server, &name, "--jsonl", &jsonl);
+    compare(server, &name, "--parquet", &parquet);
+    let all = lines(&jsonl);
+    let header = &all[0]["$milvus_dump"];
+    assert_eq!(header["collection"]["name"], name.as_str());
+    assert_eq!(header["snapshot"]["pinned"], false);
+    assert!(
+        !header["collection"]["indexes"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{header}"
+    );
+    assert_eq!(all.last().unwrap()["$milvus_dump_end"]["rows"], 120);
+}
+
+#[test]
+fn every_type_round_trips_on_lite25() {
+    every_type_round_trips(Server::Lite25);
+}
+
+#[test]
+fn every_type_round_trips_on_lite3() {
+    every_type_round_trips(Server::Lite3);
+}
+
+#[test]
+fn every_type_round_trips_on_milvus235() {
+    every_type_round_trips(Server::Milvus235);
+}
+
+#[test]
+fn pages_past_the_query_window_by_primary_key() {
+    let server = Server::Lite25;
+    let name = unique_name("window");
+    seed(server, "bench", &name, &["--rows", "20000", "--dim", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let report = dir.path().join("report.json");
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "-o"])
+            .arg(&out)
+            .arg("--report")
+            .arg(&report),
+    );
+    let all = lines(&out);
+    let ids: Vec<i64> = all[1..all.len() - 1]
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, (0..20000).collect::<Vec<_>>());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(summary["rows"], 20000);
+    assert!(
+        summary["collections"][0]["pages"].as_u64().unwrap() >= 2,
+        "{summary}"
+    );
+}
+
+#[test]
+fn varchar_keys_with_awkward_characters_page_correctly() {
+    let server = Server::Lite25;
+    let name = unique_name("vpk");
+    seed(server, "varchar-pk", &name, &["--rows", "50"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    // Tiny pages: every awkward key becomes a cursor.
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--page-rows", "3", "-o"])
+            .arg(&out),
+    );
+    compare(server, &name, "--jsonl", &out);
+    let all = lines(&out);
+    let keys: Vec<&str> = all[1..all.len() - 1]
+        .iter()
+        .map(|r| r["pk"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys.len(), 56);
+    for awkward in ["quo\"te", "back\\slash", "ünï", "new\nline", "", " space"] {
+        assert!(keys.contains(&awkward), "{awkward:?} missing");
+    }
+}
+
+#[test]
+fn backup_set_has_checksummed_parts_and_a_manifest() {
+    let server = Server::Lite25;
+    let name = unique_name("set");
+    seed(server, "types", &name, &["--rows", "100"]);
+    for format in ["jsonl", "parquet"] {
+        let dir = tempfile::tempdir().unwrap();
+        let set = dir.path().join("set");
+        run_ok(
+            dump(server)
+                .args([
+                    "-c",
+                    &name,
+                    "--format",
+                    format,
+                    "--part-rows",
+                    "30",
+                    "--out-dir",
+                ])
+                .arg(&set),
+        );
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(set.join("manifest.json")).unwrap())
+                .unwrap();
+        let entry = &manifest["collections"][0];
+        let parts = entry["parts"].as_array().unwrap();
+        assert_eq!(parts.len(), 4, "{manifest}");
+        assert_eq!(entry["rows"], 100);
+        let mut last_pk = i64::MIN;
+        for part in parts {
+            let path = set.join(part["path"].as_str().unwrap());
+            let bytes = std::fs::read(&path).unwrap();
+            assert_eq!(part["bytes"], bytes.len() as u64);
+            let sha = run_ok(Command::new("sha256sum").arg(&path));
+            assert!(
+                String::from_utf8_lossy(&sha.stdout).starts_with(part["sha256"].as_str().unwrap())
+            );
+            let (first, last) = (
+                part["first_pk"].as_i64().unwrap(),
+                part["last_pk"].as_i64().unwrap(),
+            );
+            assert!(last_pk < first && first <= last, "{part}");
+            last_pk = last;
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(set.join(&name))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+        compare(server, &name, "--set", &set);
+    }
+}
+
+#[test]
+fn zstd_stream_decompresses_to_the_same_rows() {
+    let server = Server::Lite25;
+    let name = unique_name("zstd");
+    seed(server, "types", &name, &["--rows", "40"]);
+    let dir = tempfile::tempdir().unwrap();
+    let zst = dir.path().join("out.jsonl.zst");
+    run_ok(dump(server).args(["-c", &name, "--zstd", "-o"]).arg(&zst));
+    let plain = dir.path().join("out.jsonl");
+    run_ok(
+        Command::new("zstd")
+            .args(["-q", "-d", "-o"])
+            .arg(&plain)
+            .arg(&zst),
+    );
+    compare(server, &name, "--jsonl", &plain);
+}
+
+#[test]
+fn schema_only_prints_the_header() {
+    let server = Server::Lite3;
+    let name = unique_name("schema");
+    seed(server, "types", &name, &["--rows", "5"]);
+    let out = run_ok(dump(server).args(["-c", &name, "--schema-only"]));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fields = line["$milvus_dump"]["collection"]["fields"]
+        .as_array()
+        .unwrap();
+    let field = |n: &str| fields.iter().find(|f| f["name"] == n).unwrap().clone();
+    assert_eq!(field("id")["is_primary_key"], true);
+    assert_eq!(field("v_float")["type_params"]["dim"], "8");
+    assert_eq!(field("n_int32")["nullable"], true);
+    assert_eq!(field("d_int64")["default_value"]["long_data"], 42);
+    assert_eq!(field("a_varchar")["element_type"], "VarChar");
+}
+
+#[test]
+fn fields_and_filter_select_part_of_a_collection() {
+    let server = Server::Lite25;
+    let name = unique_name("part");
+    seed(server, "types", &name, &["--rows", "60"]);
+    let out = run_ok(dump(server).args([
+        "-c",
+        &name,
+        "--fields",
+        "f_int32,f_varchar",
+        "--filter",
+        "f_bool == true",
+    ]));
+    let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let data = &rows[1..rows.len() - 1];
+    assert_eq!(data.len(), 20); // i % 3 == 0 for i in 0..60
+    for row in data {
+        let mut keys: Vec<&String> = row.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["f_int32", "f_varchar", "id"], "{row}");
+    }
+}
+
+#[test]
+fn errors_are_clear_and_leave_no_complete_looking_output() {
+    let server = Server::Lite25;
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("out.jsonl");
+    let mut cmd = dump(server);
+    cmd.args(["-c", "no_such_collection", "-o"]).arg(&out_file);
+    let out = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&cmd, &out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("\"no_such_collection\" not found"),
+        "{}",
+        describe(&cmd, &out)
+    );
+    assert!(!out_file.exists());
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_milvus-dump"));
+    cmd.args(["--uri", "http://127.0.0.1:9", "-c", "x"]);
+    let out = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot connect to Milvus at http://127.0.0.1:9"),
+        "{}",
+        describe(&cmd, &out)
+    );
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_status_141() {
+    let server = Server::Lite25;
+    let name = unique_name("pipe");
+    seed(server, "bench", &name, &["--rows", "5000", "--dim", "4"]);
+    let mut child = dump(server)
+        .args(["-c", &name, "--page-rows", "100"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then close the pipe like `| head -n 1`.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = [0u8; 64];
+    std::io::Read::read(&mut stdout, &mut buf).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(141),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn list_shows_collections_with_row_counts() {
+    let server = Server::Lite3;
+    let name = unique_name("list");
+    seed(server, "types", &name, &["--rows", "7"]);
+    let out = run_ok(dump(server).arg("--list"));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().any(|l| l == format!("{name}\t7")), "{text}");
+}

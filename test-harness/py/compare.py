@@ -1,0 +1,200 @@
+"""Compares a milvus-dump output with the live collection, value by value,
+reading the collection through pymilvus (an independent client).
+
+    compare.py --uri URI --name NAME (--jsonl FILE | --parquet FILE | --set DIR)
+
+Exit 0 when every row and value is equal (floats bit-exact, NaN == NaN),
+1 with the differences listed otherwise.
+"""
+
+import argparse
+import json
+import math
+import struct
+import sys
+
+import ml_dtypes
+import numpy as np
+import pyarrow.parquet as pq
+from pymilvus import DataType, MilvusClient
+
+NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def f32_bits(v):
+    return struct.pack("<f", v)
+
+
+def f64_bits(v):
+    return struct.pack("<d", v)
+
+
+def decode_float(v):
+    return NON_FINITE.get(v, v) if isinstance(v, str) else v
+
+
+class Schema:
+    def __init__(self, client, name):
+        desc = client.describe_collection(name)
+        self.fields = {f["name"]: f for f in desc["fields"]}
+        self.pk = next(f["name"] for f in desc["fields"] if f.get("is_primary"))
+        self.dynamic = desc.get("enable_dynamic_field", False)
+
+
+def canon_live(schema, row):
+    """A pymilvus query row in canonical form."""
+    out = {}
+    for k, v in row.items():
+        f = schema.fields.get(k)
+        out[k] = canon_value(f, v, live=True)
+    return out
+
+
+def canon_value(f, v, live, parquet=False):
+    if v is None:
+        return None
+    if f is None:  # dynamic key
+        return ("json", json.dumps(v, sort_keys=True))
+    t = f["type"]
+    if t == DataType.FLOAT:
+        return ("f32", f32_bits(decode_float(v)))
+    if t == DataType.DOUBLE:
+        return ("f64", f64_bits(decode_float(v)))
+    if t == DataType.JSON:
+        if parquet:  # JSON text in a string column; JSONL carries the value itself
+            v = json.loads(v)
+        return ("json", json.dumps(v, sort_keys=True))
+    if t == DataType.FLOAT_VECTOR:
+        return ("f32v", b"".join(f32_bits(decode_float(x)) for x in v))
+    if t in (DataType.FLOAT16_VECTOR, DataType.BFLOAT16_VECTOR):
+        if live:
+            v = v[0] if isinstance(v, list) else v
+            return ("raw", bytes(v))
+        if isinstance(v, (bytes, bytearray)):
+            return ("raw", bytes(v))
+        if v and isinstance(v[0], int) and not isinstance(v[0], bool) and len(v) == 2 * f["params"]["dim"]:
+            return ("raw", bytes(v))  # Parquet: raw bytes
+        dtype = np.float16 if t == DataType.FLOAT16_VECTOR else ml_dtypes.bfloat16
+        return ("raw", np.array([decode_float(x) for x in v], dtype=np.float32).astype(dtype).tobytes())
+    if t == DataType.BINARY_VECTOR:
+        if live:
+            v = v[0] if isinstance(v, list) else v
+        return ("raw", bytes(v))
+    if t == DataType.SPARSE_FLOAT_VECTOR:
+        if isinstance(v, str):
+            v = json.loads(v)
+        return ("sparse", sorted((int(k), f32_bits(decode_float(x))) for k, x in v.items()))
+    if t == DataType.ARRAY:
+        et = f.get("element_type")
+        if et == DataType.FLOAT:
+            return ("f32a", [f32_bits(decode_float(x)) for x in v])
+        if et == DataType.DOUBLE:
+            return ("f64a", [f64_bits(decode_float(x)) for x in v])
+        return ("list", list(v))
+    if t == DataType.INT8_VECTOR:
+        return ("raw", np.array(v, dtype=np.int8).tobytes() if not isinstance(v, bytes) else v)
+    return v
+
+
+def canon_dump_row(schema, row, parquet):
+    out = {}
+    for k, v in row.items():
+        out[k] = canon_value(schema.fields.get(k), v, live=False, parquet=parquet)
+    return out
+
+
+def read_jsonl(path):
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    assert lines[-1] == "", "stream does not end with a newline"
+    lines = lines[:-1]
+    header = json.loads(lines[0])["$milvus_dump"]
+    trailer = json.loads(lines[-1])["$milvus_dump_end"]
+    for line in lines[1:-1]:
+        rows.append(json.loads(line))
+    if trailer["rows"] != len(rows):
+        raise SystemExit(f"trailer says {trailer['rows']} rows, stream has {len(rows)}")
+    return header, rows
+
+
+def read_parquet(path):
+    table = pq.read_table(path)
+    rows = []
+    for r in table.to_pylist():
+        meta = r.pop("$meta", None)
+        if meta:
+            r.update(json.loads(meta))
+        rows.append(r)
+    return rows
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--uri", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--jsonl")
+    p.add_argument("--parquet")
+    p.add_argument("--set")
+    p.add_argument("--filter", default="")
+    args = p.parse_args()
+
+    client = MilvusClient(uri=args.uri)
+    schema = Schema(client, args.name)
+    if args.jsonl:
+        dumped = [(r, False) for r in read_jsonl(args.jsonl)[1]]
+    elif args.parquet:
+        dumped = [(r, True) for r in read_parquet(args.parquet)]
+    else:
+        manifest = json.load(open(f"{args.set}/manifest.json"))
+        entry = next(c for c in manifest["collections"] if c["header"]["collection"]["name"] == args.name)
+        dumped = []
+        for part in entry["parts"]:
+            path = f"{args.set}/{part['path']}"
+            is_parquet = ".parquet" in path
+            rows = read_parquet(path) if is_parquet else read_jsonl(path)[1]
+            if len(rows) != part["rows"]:
+                raise SystemExit(f"{path}: {len(rows)} rows, manifest says {part['rows']}")
+            dumped += [(r, is_parquet) for r in rows]
+
+    live = []
+    import logging
+    logging.getLogger("pymilvus").setLevel(logging.ERROR)
+    it = client.query_iterator(args.name, batch_size=1000, filter=args.filter, output_fields=["*"])
+    while True:
+        page = it.next()
+        if not page:
+            break
+        live += [dict(r) for r in page]
+    it.close()
+
+    live_by_pk = {r[schema.pk]: canon_live(schema, r) for r in live}
+    dumped_pks = [r[schema.pk] for r, _ in dumped]
+    problems = []
+    if dumped_pks != sorted(dumped_pks):
+        problems.append("dump is not in ascending primary-key order")
+    if len(set(dumped_pks)) != len(dumped_pks):
+        problems.append("dump has duplicate primary keys")
+    if set(dumped_pks) != set(live_by_pk):
+        problems.append(f"keys differ: {len(dumped_pks)} dumped, {len(live_by_pk)} live, "
+                        f"missing {sorted(set(live_by_pk) - set(dumped_pks))[:5]}, "
+                        f"extra {sorted(set(dumped_pks) - set(live_by_pk))[:5]}")
+    compared = 0
+    for r, parquet in dumped:
+        want = live_by_pk.get(r[schema.pk])
+        if want is None:
+            continue
+        got = canon_dump_row(schema, r, parquet)
+        for k in set(want) | set(got):
+            if want.get(k) != got.get(k):
+                problems.append(f"pk {r[schema.pk]!r} field {k!r}: live {want.get(k)!r} dump {got.get(k)!r}")
+            else:
+                compared += 1
+    for line in problems[:30]:
+        print(line, file=sys.stderr)
+    print(f"compared {len(dumped)} rows, {compared} values, {len(problems)} differences", file=sys.stderr)
+    return 1 if problems or not dumped else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
