@@ -378,6 +378,84 @@ impl Drop for Progress {
 /// Output stream for stdout / a file.
 type StreamOut = Compressed<BufWriter<Box<dyn Write + Send>>>;
 
+/// Counts the bytes that pass through.
+struct CountingWriter<W> {
+    inner: W,
+    bytes: Arc<AtomicU64>,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Removes a temporary output file unless disarmed (the dump completed).
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// One collection as one stream, on stdout or into a file that appears (by
+/// rename) only when complete. Returns the summary and the bytes written.
+async fn dump_stream(
+    client: &Milvus,
+    name: &str,
+    options: &DumpOptions,
+    written: Arc<AtomicU64>,
+) -> anyhow::Result<(CollectionSummary, u64)> {
+    let mut prepared = prepare(client, name, options).await?;
+    let mut temp_file = RemoveOnDrop(None);
+    let raw: Box<dyn Write + Send> = match &options.destination {
+        Destination::File(path) => {
+            let tmp = sink::temp_path(path);
+            let file = std::fs::File::create(&tmp)
+                .with_context(|| format!("cannot create {}", tmp.display()))?;
+            temp_file.0 = Some(tmp);
+            Box::new(file)
+        }
+        _ => Box::new(io::stdout()),
+    };
+    let bytes = Arc::new(AtomicU64::new(0));
+    let counted: Box<dyn Write + Send> = Box::new(CountingWriter {
+        inner: raw,
+        bytes: bytes.clone(),
+    });
+    let out: StreamOut = Compressed::new(BufWriter::with_capacity(1 << 20, counted), options.zstd)?;
+    // The header (written first) records the snapshot: open it before the encoder.
+    let count_before = begin(client, &mut prepared, options).await?;
+    let encoder = Encoder::new(
+        options.format,
+        out,
+        &prepared.header,
+        &prepared.fields,
+        prepared.plan.schema.clone(),
+    )?;
+    let progress = Progress::start(options.progress, written.clone(), name.to_string());
+    let result = pump(client, &prepared, count_before, encoder, options, written).await;
+    drop(progress);
+    release_if_loaded(client, &prepared).await;
+    let (encoder, summary) = result?;
+    let out = encoder.finish(None)?.finish()?;
+    // Flush and close the file before it gets its final name.
+    drop(out.into_inner().map_err(|e| e.into_error())?);
+    if let (Destination::File(path), Some(tmp)) = (&options.destination, temp_file.0.take()) {
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+    }
+    Ok((summary, bytes.load(Ordering::Relaxed)))
+}
+
 /// Runs the dump. Returns the summary; the caller decides the exit code.
 pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summary> {
     let started = Instant::now();
@@ -389,52 +467,9 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
             let [name] = options.collections.as_slice() else {
                 bail!("one stream holds one collection: use --out-dir DIR for several");
             };
-            let mut prepared = prepare(client, name, options).await?;
-            let (raw, tmp_path): (Box<dyn Write + Send>, Option<PathBuf>) =
-                match &options.destination {
-                    Destination::File(path) => {
-                        let tmp = sink::temp_path(path);
-                        let file = std::fs::File::create(&tmp)
-                            .with_context(|| format!("cannot create {}", tmp.display()))?;
-                        (Box::new(file), Some(tmp))
-                    }
-                    _ => (Box::new(io::stdout()), None),
-                };
-            let out: StreamOut =
-                Compressed::new(BufWriter::with_capacity(1 << 20, raw), options.zstd)?;
-            // The header (written first) records the snapshot: open it before the encoder.
-            let count_before = begin(client, &mut prepared, options).await?;
-            let encoder = Encoder::new(
-                options.format,
-                out,
-                &prepared.header,
-                &prepared.fields,
-                prepared.plan.schema.clone(),
-            )?;
-            let progress = Progress::start(options.progress, written.clone(), name.clone());
-            let result = pump(
-                client,
-                &prepared,
-                count_before,
-                encoder,
-                options,
-                written.clone(),
-            )
-            .await;
-            drop(progress);
-            release_if_loaded(client, &prepared).await;
-            let (encoder, summary) = result?;
-            let mut out = encoder.finish(None)?.finish()?;
-            out.flush()?;
-            if let Some(tmp) = tmp_path {
-                let Destination::File(path) = &options.destination else {
-                    unreachable!()
-                };
-                let file = out.into_inner().map_err(|e| e.into_error())?;
-                drop(file);
-                bytes = std::fs::metadata(&tmp)?.len();
-                std::fs::rename(&tmp, path)?;
-            }
+            let (summary, stream_bytes) =
+                dump_stream(client, name, options, written.clone()).await?;
+            bytes = stream_bytes;
             summaries.push(summary);
         }
         Destination::Set { dir, limits } => {

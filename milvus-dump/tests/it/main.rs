@@ -87,6 +87,7 @@ fn pages_past_the_query_window_by_primary_key() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(summary["rows"], 20000);
+    assert_eq!(summary["bytes"], std::fs::metadata(&out).unwrap().len());
     assert!(
         summary["collections"][0]["pages"].as_u64().unwrap() >= 2,
         "{summary}"
