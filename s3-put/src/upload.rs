@@ -391,10 +391,13 @@ pub async fn upload(
             attributes: if store.is_local() {
                 Attributes::new()
             } else {
-                Attributes::from_iter([(
-                    Attribute::ContentType,
-                    AttributeValue::from("text/plain"),
-                )])
+                Attributes::from_iter([
+                    (Attribute::ContentType, AttributeValue::from("text/plain")),
+                    (
+                        Attribute::Metadata(checksum::META_SHA256.into()),
+                        AttributeValue::from(hex::encode(Sha256::digest(body.as_bytes()))),
+                    ),
+                ])
             },
             ..Default::default()
         };

@@ -34,6 +34,11 @@ struct Args {
     #[arg(long)]
     no_verify: bool,
 
+    /// With -o FILE: flush the file to disk (fsync) before it is renamed into
+    /// place, so it survives a power loss once s3-get has exited 0.
+    #[arg(long, requires = "output")]
+    fsync: bool,
+
     #[command(flatten)]
     transfer: TransferArgs,
 
@@ -62,13 +67,16 @@ async fn run(args: Args) -> anyhow::Result<Exit> {
         concurrency: args.transfer.concurrency,
         range: args.range,
         verify: !args.no_verify,
+        fsync: args.fsync,
     };
     let progress = Progress::new(!args.verbosity.quiet);
     progress.spawn("s3-get");
     let res = download(&store, &output, &opts, &progress).await;
     progress.finish();
     let summary = res?;
-    if summary.verified == Verification::NoChecksum && !args.verbosity.quiet {
+    // A sidecar on file:// has no digest of its own: nothing to warn about.
+    let sidecar = s3_pipes::checksum::is_sidecar(&location.key);
+    if summary.verified == Verification::NoChecksum && !args.verbosity.quiet && !sidecar {
         eprintln!(
             "s3-get: warning: {} has no stored sha256 (no metadata, no .sha256 sidecar): not verified",
             summary.url

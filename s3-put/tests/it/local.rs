@@ -1,8 +1,6 @@
 //! file:// URLs and plain paths behave like s3:// ones.
 
 use crate::util::*;
-use std::io::Write;
-use std::time::Duration;
 
 #[test]
 fn file_urls_behave_the_same() {
@@ -67,20 +65,7 @@ fn file_urls_behave_the_same() {
     let mut put = tool("s3-put", ep);
     put.arg(format!("{base}/empty"));
     run(put, b"").expect_code(6);
-    let stalled = format!("{base}/stalled.bin");
-    let mut put = tool("s3-put", ep);
-    put.args([&stalled, "--part-size", "5MiB"]);
-    let running = spawn(
-        put,
-        Some(Box::new(|mut w| {
-            let _ = w.write_all(&Gen::bytes(3, (12 * MIB) as usize));
-            while w.write_all(b"x").is_ok() {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        })),
-        false,
-    );
-    std::thread::sleep(Duration::from_millis(1500));
+    let running = crate::put_get::stalled_upload(&format!("{base}/stalled.bin"), ep);
     running.signal("INT");
     running.wait().expect_code(130);
     let names: Vec<String> = std::fs::read_dir(dir.path())

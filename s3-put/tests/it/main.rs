@@ -10,4 +10,5 @@ mod local;
 mod ls_rm;
 mod proxy;
 mod put_get;
+mod readme;
 mod util;

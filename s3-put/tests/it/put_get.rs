@@ -236,14 +236,17 @@ fn empty_input_writes_nothing() {
     assert!(g.stdout.is_empty());
 }
 
-/// Streams 12 MiB, then trickles; returns when the upload is surely multipart.
-fn stalled_upload(url: &str, ep: &str) -> Running {
+/// Streams 12 MiB, then trickles; returns once s3-put has read the 12 MiB
+/// (so its signal handlers are installed and parts are in flight).
+pub fn stalled_upload(url: &str, ep: &str) -> Running {
     let mut c = tool("s3-put", ep);
     c.args([url, "--part-size", "5MiB", "--concurrency", "2"]);
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
     let r = spawn(
         c,
-        Some(Box::new(|mut w| {
+        Some(Box::new(move |mut w| {
             let _ = w.write_all(&Gen::bytes(5, (12 * MIB) as usize));
+            let _ = tx.send(());
             // Hold the pipe open (no EOF) until the tool is gone.
             while w.write_all(b"x").is_ok() {
                 std::thread::sleep(Duration::from_millis(50));
@@ -251,7 +254,7 @@ fn stalled_upload(url: &str, ep: &str) -> Running {
         })),
         false,
     );
-    std::thread::sleep(Duration::from_millis(1500));
+    rx.recv().unwrap();
     r
 }
 
@@ -278,14 +281,20 @@ fn ctrl_c_on_the_whole_pipeline_leaves_no_object() {
     // complete the upload.
     let ep = endpoint();
     let url = format!("s3://{}/pipeline.bin", bucket("ctrlc"));
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("producer-wrote-12MiB");
+    // The flag appears once s3-put has read (nearly) 12 MiB: it is mid-upload.
     let script = format!(
-        "yes milvus | {} {url} --part-size 5MiB --concurrency 2",
-        env!("CARGO_BIN_EXE_s3-put")
+        "{{ head -c 12582912 /dev/zero; touch {flag}; while :; do echo milvus; sleep 0.05; done; }} | {} {url} --part-size 5MiB --concurrency 2",
+        env!("CARGO_BIN_EXE_s3-put"),
+        flag = flag.display(),
     );
     let mut sh = std::process::Command::new("setsid");
     sh.args(["sh", "-c", &script]).env("AWS_ENDPOINT_URL", &ep);
     let running = spawn(sh, None, false);
-    std::thread::sleep(Duration::from_millis(1500));
+    while !flag.exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // setsid made the shell a process-group leader: signal the whole group.
     let pgid = running.child.id();
     let st = std::process::Command::new("kill")
