@@ -2,7 +2,7 @@
 # Benchmark: 1 GiB of random data through a local SeaweedFS, s3-put/s3-get
 # versus boto3 upload_file/download_file (and the aws CLI when installed), in
 # the same run on the same server. Prints a Markdown table with MiB/s and peak
-# RSS per operation (also written to $MP_RUN_DIR/s3-bench.md).
+# RSS per operation. The server and its data are removed afterwards.
 #
 #   bench/s3/run.sh [--size-mib N] [--reps N] [--part-size 16MiB] [--concurrency 4]
 set -euo pipefail
@@ -25,7 +25,18 @@ source scripts/lib/servers.sh
 # shellcheck source=../../scripts/lib/s3-server.sh
 source scripts/lib/s3-server.sh
 mp_run_dir >/dev/null
-trap 'disown -a 2>/dev/null || true; stop_servers; rm -rf "$MP_RUN_DIR/s3-bench-input.bin" "$MP_RUN_DIR/download.bin"' EXIT
+on_exit() {
+    local status=$?
+    disown -a 2>/dev/null || true
+    stop_servers
+    if [[ $status -eq 0 ]]; then
+        rm -rf "$MP_RUN_DIR"
+    else
+        rm -f "$MP_RUN_DIR/s3-bench-input.bin" "$MP_RUN_DIR/download.bin"
+        echo "bench: failed (exit $status); server log kept in $MP_RUN_DIR" >&2
+    fi
+}
+trap on_exit EXIT
 
 cargo build --release -p s3-put >&2
 start_s3_server
@@ -38,4 +49,3 @@ head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$MP_RUN_DIR/s3-bench-input.
     --workdir "$MP_RUN_DIR" \
     --reps "$reps" --part-size "$part_size" --concurrency "$concurrency" \
     --out "$MP_RUN_DIR/s3-bench.md"
-echo "bench: server log and results in $MP_RUN_DIR" >&2

@@ -123,7 +123,15 @@ pub fn report(tool: &str, err: &anyhow::Error) -> Exit {
             }
         }
     }
-    eprintln!("{tool}: error: {err:#}");
+    // object_store's messages repeat their sources: print each text once.
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let m = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&m)) {
+            parts.push(m);
+        }
+    }
+    eprintln!("{tool}: error: {}", parts.join(": "));
     let lib = err.chain().find_map(|c| c.downcast_ref::<crate::Error>());
     if let Some(e) = lib {
         if let Some(hint) = hint(e) {

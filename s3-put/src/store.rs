@@ -111,6 +111,7 @@ impl Store {
                         create_only: config.create_only,
                     });
                 let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+                let mut profile_endpoint = None;
                 if env("AWS_ACCESS_KEY_ID").is_none()
                     || env("AWS_REGION").or(env("AWS_DEFAULT_REGION")).is_none()
                     || env("AWS_ENDPOINT_URL").is_none()
@@ -132,7 +133,8 @@ impl Store {
                     }
                     if env("AWS_ENDPOINT_URL").is_none() {
                         if let Some(e) = p.endpoint_url {
-                            b = b.with_endpoint(e);
+                            b = b.with_endpoint(&e);
+                            profile_endpoint = Some(e);
                         }
                     }
                 }
@@ -144,7 +146,11 @@ impl Store {
                 }
                 // Plain-HTTP endpoints are what MinIO/SeaweedFS on a LAN look
                 // like: an explicit http:// endpoint is consent enough.
-                let endpoint = config.endpoint_url.clone().or(env("AWS_ENDPOINT_URL"));
+                let endpoint = config
+                    .endpoint_url
+                    .clone()
+                    .or(env("AWS_ENDPOINT_URL"))
+                    .or(profile_endpoint);
                 if endpoint.is_some_and(|e| e.starts_with("http://")) {
                     b = b.with_allow_http(true);
                 }

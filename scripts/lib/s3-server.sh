@@ -9,6 +9,9 @@
 # `weed mini` opens a master, a volume server, a filer, the S3 gateway and a
 # few side services; every one of them gets a free port (or is switched off)
 # so that parallel runs cannot collide, and telemetry is off (no network).
+# Every bucket is a SeaweedFS collection that takes several volumes at once;
+# the automatic limit (free disk / 1 GiB) runs out after a dozen buckets, so
+# the limit is raised (volumes are sparse files: no disk is reserved).
 start_s3_server() {
     local dir data weed port opt args=()
     mp_run_dir >/dev/null # set MP_RUN_DIR in this shell, not in a subshell
@@ -29,7 +32,7 @@ start_s3_server() {
     export AWS_SECRET_ACCESS_KEY=${MP_TEST_S3_SECRET_KEY:-mp-test-secret-key-0123456789}
     export AWS_REGION=${AWS_REGION:-us-east-1}
     spawn s3 "$weed" mini -dir="$data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-        -admin.ui=false -webdav=false -master.telemetry=false \
+        -admin.ui=false -webdav=false -master.telemetry=false -volume.max=2000 \
         -s3.port="$port" -s3.port.iceberg=0 -s3.port.lance=0 \
         -filer.localSocket="$dir/s3-filer.sock" -s3.localSocket="$dir/s3-gw.sock" \
         "${args[@]}"

@@ -132,3 +132,80 @@ fn a_part_that_keeps_failing_is_named_and_nothing_lands() {
     assert_eq!(attempts, 3, "one attempt and two retries");
     assert!(!exists(&url, &ep));
 }
+
+#[test]
+fn a_request_that_times_out_is_retried() {
+    let ep = endpoint();
+    // The first attempt of part 1 and of the completion get no answer.
+    let proxy = Proxy::start(
+        &ep,
+        Arc::new(|h, attempt| {
+            let first_part =
+                h.method == "PUT" && h.query_param("partNumber").as_deref() == Some("1");
+            let complete = h.method == "POST" && h.query_param("uploadId").is_some();
+            (attempt == 0 && (first_part || complete)).then_some(Fault::Stall(6))
+        }),
+    );
+    let url = format!("s3://{}/slow/landed.bin", bucket("timeout"));
+    let mut put = tool("s3-put", &proxy.endpoint);
+    put.args([
+        &url,
+        "--part-size",
+        "5MiB",
+        "--timeout",
+        "2",
+        "--max-retries",
+        "5",
+    ]);
+    let (r, input_sha) = run_generated(put, 13, 7 * MIB);
+    r.ok();
+    assert_eq!(proxy.injected().len(), 2, "{:?}", proxy.injected());
+    assert_eq!(sha256(&fetch(&url, &ep)), input_sha);
+}
+
+#[test]
+fn server_side_encryption_is_requested_for_single_and_multipart_uploads() {
+    let ep = endpoint();
+    let proxy = Proxy::start(&ep, Arc::new(|_, _| None));
+    let b = bucket("sse");
+    let mut put = tool("s3-put", &proxy.endpoint);
+    put.args([&format!("s3://{b}/single"), "--sse", "AES256"]);
+    run(put, b"secret backup").ok();
+    let mut put = tool("s3-put", &proxy.endpoint);
+    put.args([
+        &format!("s3://{b}/multi"),
+        "--sse",
+        "AES256",
+        "--part-size",
+        "5MiB",
+    ]);
+    run_generated(put, 14, 6 * MIB).0.ok();
+    let log = proxy.log.lock().unwrap();
+    // Requests by method and path (query string aside).
+    let sse = |method: &str, path_end: &str| {
+        log.requests
+            .iter()
+            .filter(|h| {
+                h.method == method && h.target.split('?').next().unwrap().ends_with(path_end)
+            })
+            .filter(|h| method != "POST" || h.query_param("uploads").is_some())
+            .map(|h| h.header("x-amz-server-side-encryption").map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    // The single PUT, the CreateMultipartUpload and the sidecars carry it.
+    let aes = [Some("AES256".to_string())];
+    assert_eq!(sse("PUT", "/single"), aes);
+    assert_eq!(sse("POST", "/multi"), aes);
+    assert_eq!(sse("PUT", "/single.sha256"), aes);
+    assert_eq!(sse("PUT", "/multi.sha256"), aes);
+    // --sse-kms-key-id without --sse aws:kms is a usage error.
+    let mut put = tool("s3-put", &ep);
+    put.args([
+        &format!("s3://{b}/x"),
+        "--sse",
+        "AES256",
+        "--sse-kms-key-id",
+        "k",
+    ]);
+    run(put, b"x").expect_code(2);
+}

@@ -101,10 +101,16 @@ fn list_and_delete() {
     );
 
     // A whole bucket is refused; a prefix without --recursive too.
+    let bucket_only = b.split('/').next().unwrap();
     let mut rm = tool("s3-rm", &ep);
-    rm.args(["--recursive", &format!("s3://{b}")]);
+    rm.args(["--recursive", &format!("s3://{bucket_only}")]);
     let r = run(rm, b"");
     r.expect_code(2);
     assert!(r.stderr.contains("whole bucket"), "{}", r.stderr);
     assert!(exists(&format!("s3://{b}/milvus-other/x"), &ep));
+    let mut rm = tool("s3-rm", &ep);
+    rm.arg(format!("s3://{b}/milvus-other/"));
+    let r = run(rm, b"");
+    r.expect_code(2);
+    assert!(r.stderr.contains("add --recursive"), "{}", r.stderr);
 }

@@ -5,6 +5,7 @@
 // A panic is how a test reports failure.
 #![allow(clippy::unwrap_used)]
 
+mod creds;
 mod faults;
 mod local;
 mod ls_rm;

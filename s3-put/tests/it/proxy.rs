@@ -17,6 +17,8 @@ pub enum Fault {
     ResetMidBody,
     /// Forward, but cut the response after this many bytes.
     CutResponse(usize),
+    /// Read the request, then answer nothing for this many seconds.
+    Stall(u64),
 }
 
 /// The request line and headers.
@@ -53,6 +55,8 @@ pub struct Log {
     pub attempts: HashMap<String, u32>,
     /// Faults injected, in order.
     pub injected: Vec<(String, Fault)>,
+    /// Every request seen.
+    pub requests: Vec<Head>,
 }
 
 pub struct Proxy {
@@ -135,6 +139,7 @@ fn serve(client: TcpStream, up: &str, rule: &Rule, log: &Mutex<Log>) -> std::io:
     );
     let attempt = {
         let mut l = log.lock().unwrap();
+        l.requests.push(head.clone());
         let a = l.attempts.entry(key.clone()).or_insert(0);
         let n = *a;
         *a += 1;
@@ -151,6 +156,11 @@ fn serve(client: TcpStream, up: &str, rule: &Rule, log: &Mutex<Log>) -> std::io:
             // Closing with unread data pending makes the kernel send RST.
             drop(reader);
             drop(client);
+            return Ok(());
+        }
+        Some(Fault::Stall(secs)) => {
+            std::io::copy(&mut (&mut reader).take(len as u64), &mut std::io::sink())?;
+            std::thread::sleep(std::time::Duration::from_secs(secs));
             return Ok(());
         }
         Some(Fault::Status(code, s3_code)) => {

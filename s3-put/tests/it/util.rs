@@ -24,14 +24,15 @@ pub fn endpoint() -> String {
     }
 }
 
-/// A bucket name of our own (valid S3 name, unique per test and run).
+/// `BUCKET/PREFIX` of our own: one bucket per test process (each bucket is a
+/// SeaweedFS collection holding several volumes), one prefix per test.
 pub fn bucket(test: &str) -> String {
-    let r: u32 = rand::random();
-    format!(
-        "it-{}-{}-{r:08x}",
-        test.replace('_', "-"),
-        std::process::id()
-    )
+    static SHARED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let shared = SHARED.get_or_init(|| {
+        let r: u32 = rand::random();
+        format!("it-s3-put-{}-{r:08x}", std::process::id())
+    });
+    format!("{shared}/{}", test.replace('_', "-"))
 }
 
 /// A command for one of our binaries, pointed at `endpoint`.
