@@ -624,3 +624,73 @@ impl Multipart {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+
+    #[derive(Debug)]
+    struct Null;
+
+    #[async_trait]
+    impl MultipartUpload for Null {
+        fn put_part(&mut self, _data: PutPayload) -> object_store::UploadPart {
+            Box::pin(async { Ok(()) })
+        }
+        async fn complete(&mut self) -> object_store::Result<object_store::PutResult> {
+            Ok(object_store::PutResult {
+                e_tag: None,
+                version: None,
+                extensions: Default::default(),
+            })
+        }
+        async fn abort(&mut self) -> object_store::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn part_10001_is_refused_with_a_hint() {
+        let mut job = Multipart {
+            upload: Box::new(Null),
+            url: "s3://b/k".into(),
+            part_size: MIN_PART_SIZE,
+            parts: MAX_PARTS - 1,
+            inflight: FuturesUnordered::new(),
+        };
+        let sem = Arc::new(Semaphore::new(2));
+        let progress = Progress::new(false);
+        let p = Arc::clone(&sem).acquire_owned().await.unwrap();
+        job.submit(Bytes::from_static(b"x"), p, &progress).unwrap();
+        assert_eq!(job.parts, MAX_PARTS);
+        let p = Arc::clone(&sem).acquire_owned().await.unwrap();
+        let err = job
+            .submit(Bytes::from_static(b"x"), p, &progress)
+            .unwrap_err();
+        assert!(matches!(err, Error::TooManyParts { .. }), "{err}");
+        assert!(err.to_string().contains("--part-size"), "{err}");
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let ok = UploadOptions::default();
+        assert!(ok.validate().is_ok());
+        assert_eq!(ok.buffer_bound(), 64 << 20);
+        let small = UploadOptions {
+            part_size: 1 << 20,
+            ..Default::default()
+        };
+        assert!(small.validate().is_err());
+        let reserved = UploadOptions {
+            metadata: vec![("sha256".into(), "x".into())],
+            ..Default::default()
+        };
+        assert!(reserved.validate().is_err());
+        let bad_key = UploadOptions {
+            metadata: vec![("a b".into(), "x".into())],
+            ..Default::default()
+        };
+        assert!(bad_key.validate().is_err());
+    }
+}

@@ -57,6 +57,13 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<Exit> {
     let location = Location::parse(&args.url)?;
     let store = Store::open(&location, &args.connection.store_config())?;
+    let binary = !s3_pipes::checksum::is_sidecar(&location.key);
+    if args.output.is_none() && binary && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        eprintln!(
+            "s3-get: error: standard output is a terminal; redirect or pipe it, or use -o FILE (-o - to write here anyway)"
+        );
+        return Ok(Exit::Usage);
+    }
     let output = match &args.output {
         None => Output::Stdout,
         Some(p) if p.as_os_str() == "-" => Output::Stdout,
@@ -75,8 +82,7 @@ async fn run(args: Args) -> anyhow::Result<Exit> {
     progress.finish();
     let summary = res?;
     // A sidecar on file:// has no digest of its own: nothing to warn about.
-    let sidecar = s3_pipes::checksum::is_sidecar(&location.key);
-    if summary.verified == Verification::NoChecksum && !args.verbosity.quiet && !sidecar {
+    if summary.verified == Verification::NoChecksum && !args.verbosity.quiet && binary {
         eprintln!(
             "s3-get: warning: {} has no stored sha256 (no metadata, no .sha256 sidecar): not verified",
             summary.url

@@ -102,6 +102,13 @@ async fn run(args: Args) -> anyhow::Result<Exit> {
         allow_empty: args.allow_empty,
         sidecar: !args.no_sidecar,
     };
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!(
+            "s3-put: error: standard input is a terminal; pipe the data in: producer | s3-put {}",
+            args.url
+        );
+        return Ok(Exit::Usage);
+    }
     let input = {
         use std::os::fd::AsFd;
         let fd = std::io::stdin()
