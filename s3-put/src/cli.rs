@@ -144,20 +144,40 @@ pub fn report(tool: &str, err: &anyhow::Error) -> Exit {
 
 fn hint(e: &crate::Error) -> Option<&'static str> {
     use crate::Error as E;
-    let text = format!("{:?}", e);
-    match e {
-        E::Setup { .. } => Some("check AWS_REGION / --region, AWS_ENDPOINT_URL / --endpoint-url and the credentials in the environment"),
-        E::Store { .. } | E::Part { .. } | E::Chunk { .. }
-            if text.contains("403") || text.contains("AccessDenied") || text.contains("SignatureDoesNotMatch") =>
-        {
-            Some("the store refused the credentials: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_PROFILE and the bucket policy")
+    let text = format!("{e:?}");
+    let url = match e {
+        E::Setup { url, .. }
+        | E::Store { url, .. }
+        | E::Part { url, .. }
+        | E::Chunk { url, .. } => url.as_str(),
+        _ => "",
+    };
+    let creds = match url.split("://").next().unwrap_or("") {
+        "gs" => "set GOOGLE_SERVICE_ACCOUNT (or GOOGLE_APPLICATION_CREDENTIALS) to a service-account key file",
+        "az" | "azure" | "abfs" | "abfss" | "adl" => {
+            "set AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY (or AZURE_STORAGE_SAS_KEY / AZURE_CLIENT_ID...)"
         }
-        E::Store { .. } | E::Part { .. } | E::Chunk { .. }
-            if text.contains("NoSuchBucket") =>
-        {
+        _ => "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_PROFILE, AWS_REGION / --region and AWS_ENDPOINT_URL / --endpoint-url",
+    };
+    let refused = text.contains("403")
+        || text.contains("401")
+        || text.contains("AccessDenied")
+        || text.contains("SignatureDoesNotMatch")
+        || text.contains("InvalidAccessKeyId");
+    match e {
+        E::Setup { .. } => Some(creds),
+        E::Store { .. } | E::Part { .. } | E::Chunk { .. } if refused => Some(match creds {
+            c if c.starts_with("check AWS") => {
+                "the store refused the credentials: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_PROFILE and the bucket policy"
+            }
+            c => c,
+        }),
+        E::Store { .. } | E::Part { .. } | E::Chunk { .. } if text.contains("NoSuchBucket") => {
             Some("the bucket does not exist (or the endpoint/region is wrong)")
         }
-        E::ChecksumMismatch { .. } => Some("retry the download; if it fails again the stored object is damaged: restore from another copy"),
+        E::ChecksumMismatch { .. } => Some(
+            "retry the download; if it fails again the stored object is damaged: restore from another copy",
+        ),
         _ => None,
     }
 }

@@ -214,3 +214,46 @@ impl Store {
         std::path::PathBuf::from(format!("/{key}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_opens_and_maps_paths() {
+        let loc = Location::parse("file:///var/backups/a.zst").unwrap();
+        let s = Store::open(&loc, &StoreConfig::default()).unwrap();
+        assert!(s.is_local());
+        assert_eq!(
+            s.local_path(&loc.key),
+            std::path::PathBuf::from("/var/backups/a.zst")
+        );
+        assert_eq!(
+            s.url_of(&object_store::path::Path::from("x/y")),
+            "file:///x/y"
+        );
+    }
+
+    #[test]
+    fn encryption_flags_are_checked() {
+        let gs = Location::parse("gs://b/k").unwrap();
+        let cfg = StoreConfig {
+            sse: Some(Sse::Aes256),
+            ..Default::default()
+        };
+        assert!(matches!(Store::open(&gs, &cfg), Err(Error::Config(_))));
+        let s3 = Location::parse("s3://b/k").unwrap();
+        let cfg = StoreConfig {
+            endpoint_url: Some("http://127.0.0.1:9".into()),
+            region: Some("us-east-1".into()),
+            sse_kms_key_id: Some("k".into()),
+            ..Default::default()
+        };
+        assert!(matches!(Store::open(&s3, &cfg), Err(Error::Config(_))));
+        let cfg = StoreConfig {
+            sse: Some(Sse::Kms),
+            ..cfg
+        };
+        assert!(Store::open(&s3, &cfg).is_ok());
+    }
+}
