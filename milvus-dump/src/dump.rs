@@ -17,8 +17,9 @@ use record_stream::manifest::{Manifest, MANIFEST_FILE};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::paging::PageSizer;
-use crate::reader::{self, Page, ReadPlan};
+use crate::paging::{PageSizer, MAX_PAGE_ROWS};
+use crate::parallel;
+use crate::reader::{self, KeyRange, Page, ReadPlan, ReadStats};
 use crate::sink::{self, Compressed, Encoder, Format, PartLimits, PartSeries};
 
 /// Where the dump goes.
@@ -60,6 +61,10 @@ pub struct DumpOptions {
     pub page_rows: Option<usize>,
     /// Print progress lines on stderr.
     pub progress: bool,
+    /// Connections reading key ranges in parallel (1: one sequential reader).
+    pub jobs: usize,
+    /// How to open the extra connections for `jobs`.
+    pub connect: milvus_wire::ConnectOptions,
 }
 
 /// Summary of one collection's dump.
@@ -308,7 +313,21 @@ async fn pump<S: PageSink>(
         }
         Ok(sink)
     });
-    let read = reader::read_pages(client, &prepared.plan, &snapshot, sizer, None, tx).await;
+    let read = if options.jobs > 1 {
+        read_in_parallel(client, prepared, &snapshot, sizer, options, tx).await
+    } else {
+        let mut sizer = sizer;
+        reader::read_pages(
+            client,
+            &prepared.plan,
+            &snapshot,
+            &mut sizer,
+            KeyRange::default(),
+            tx,
+        )
+        .await
+        .map_err(anyhow::Error::from)
+    };
     let written_result = writer
         .join()
         .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
@@ -337,6 +356,39 @@ async fn pump<S: PageSink>(
             concurrent_writes,
         },
     ))
+}
+
+/// Bytes of one parallel range (at most `jobs` are held at once).
+const RANGE_BYTES: usize = 32 << 20;
+/// With `--page-rows`, a parallel range is this many pages.
+const PAGES_PER_FIXED_RANGE: usize = 4;
+
+async fn read_in_parallel(
+    client: &Milvus,
+    prepared: &Prepared,
+    snapshot: &Snapshot,
+    sizer: PageSizer,
+    options: &DumpOptions,
+    tx: mpsc::Sender<Page>,
+) -> anyhow::Result<ReadStats> {
+    let mut connections = Vec::with_capacity(options.jobs);
+    for _ in 0..options.jobs {
+        connections.push(Milvus::connect(&options.connect).await?);
+    }
+    // Ranges of a few pages when the page size is fixed; else by bytes.
+    let range_rows = match options.page_rows {
+        Some(page_rows) => page_rows.saturating_mul(PAGES_PER_FIXED_RANGE),
+        None => RANGE_BYTES / row_bytes_estimate(&prepared.fields),
+    }
+    .clamp(1, MAX_PAGE_ROWS);
+    let read = parallel::ParallelRead {
+        plan: Arc::new(prepared.plan.clone()),
+        snapshot: snapshot.clone(),
+        sizer,
+        range_rows,
+        start: None,
+    };
+    Ok(parallel::read_parallel(client, connections, read, tx).await?)
 }
 
 /// Prints a progress line every few seconds until dropped.

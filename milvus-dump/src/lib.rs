@@ -3,6 +3,7 @@
 
 pub mod dump;
 pub mod paging;
+pub mod parallel;
 pub mod pk;
 pub mod reader;
 pub mod sink;

@@ -22,6 +22,14 @@ impl Pk {
         }
     }
 
+    /// `field <= self` as a Milvus expression.
+    pub fn upto_expr(&self, field: &str) -> String {
+        match self {
+            Pk::Int(v) => format!("{} <= {v}", expr::identifier(field)),
+            Pk::Str(s) => format!("{} <= {}", expr::identifier(field), expr::string_literal(s)),
+        }
+    }
+
     /// The key as a JSON value (for manifests and summaries).
     pub fn to_json(&self) -> serde_json::Value {
         match self {

@@ -74,6 +74,9 @@ pub enum ReadError {
     /// The writer went away (it failed; its error is the one to report).
     #[error("output closed")]
     OutputClosed,
+    /// A parallel reader task failed unexpectedly.
+    #[error("reader task failed: {0}")]
+    Worker(String),
 }
 
 /// Pages and timings of a finished read.
@@ -169,27 +172,77 @@ fn output_fields(fields: &[FieldSpec]) -> Vec<String> {
         .collect()
 }
 
-/// Reads `plan` in pages after `start` (exclusive; `None`: from the start),
-/// sending each to `pages`. Stops at the first empty page.
+/// A primary-key range: keys after `after` (exclusive) up to `upto`
+/// (inclusive); `None` leaves that side open.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyRange {
+    /// Exclusive lower bound.
+    pub after: Option<Pk>,
+    /// Inclusive upper bound.
+    pub upto: Option<Pk>,
+    /// Keys known to be in the range (from the boundary scan): reading stops
+    /// there without asking for an empty page.
+    pub rows: Option<u64>,
+}
+
+impl KeyRange {
+    fn expr(&self, filter: &str, pk_name: &str) -> String {
+        let lower = self
+            .after
+            .as_ref()
+            .map(|c| c.after_expr(pk_name))
+            .unwrap_or_default();
+        let upper = self
+            .upto
+            .as_ref()
+            .map(|c| c.upto_expr(pk_name))
+            .unwrap_or_default();
+        expr::and(filter, &expr::and(&lower, &upper))
+    }
+}
+
+impl ReadStats {
+    /// Adds another reader's figures.
+    pub fn merge(&mut self, other: &ReadStats) {
+        self.rows += other.rows;
+        self.pages += other.pages;
+        if other.pages > 0 {
+            self.page_rows = if self.pages == other.pages {
+                other.page_rows
+            } else {
+                (
+                    self.page_rows.0.min(other.page_rows.0),
+                    self.page_rows.1.max(other.page_rows.1),
+                )
+            };
+            self.final_page_rows = other.final_page_rows;
+        }
+        self.query_seconds += other.query_seconds;
+    }
+}
+
+/// Reads the keys of `plan` in `range` in pages, sending each to `pages`.
+/// Stops at the first empty page.
 pub async fn read_pages(
     client: &Milvus,
     plan: &ReadPlan,
     snapshot: &Snapshot,
-    mut sizer: PageSizer,
-    start: Option<Pk>,
+    sizer: &mut PageSizer,
+    range: KeyRange,
     pages: mpsc::Sender<Page>,
 ) -> Result<ReadStats, ReadError> {
     let pk_name = plan.fields[plan.pk_index].name.clone();
-    let mut cursor = start;
+    let mut cursor = range.after;
     let mut stats = ReadStats::default();
     loop {
         let limit = sizer.rows();
         let mut request = base_request(client, plan, limit, Some(snapshot));
-        let after = cursor
-            .as_ref()
-            .map(|c| c.after_expr(&pk_name))
-            .unwrap_or_default();
-        request.expr = expr::and(&plan.filter, &after);
+        request.expr = KeyRange {
+            after: cursor.clone(),
+            upto: range.upto.clone(),
+            rows: None,
+        }
+        .expr(&plan.filter, &pk_name);
         let started = Instant::now();
         let results = match query_with_retries(client, request).await {
             Ok(results) => results,
@@ -241,10 +294,62 @@ pub async fn read_pages(
             })
             .await
             .map_err(|_| ReadError::OutputClosed)?;
+        if range.rows.is_some_and(|n| stats.rows >= n) {
+            break;
+        }
     }
     stats.page_rows = sizer.used();
     stats.final_page_rows = sizer.rows();
     Ok(stats)
+}
+
+/// The last key of the next `rows` keys after `after` (a pk-only query, cheap),
+/// or `None` when fewer than `rows` keys remain. Splits a collection into
+/// row-balanced ranges for parallel reads, for INT64 and VARCHAR keys alike.
+pub async fn next_boundary(
+    client: &Milvus,
+    plan: &ReadPlan,
+    snapshot: &Snapshot,
+    after: Option<&Pk>,
+    rows: usize,
+) -> Result<Option<Pk>, ReadError> {
+    let pk_field = &plan.fields[plan.pk_index];
+    let mut request = base_request(client, plan, rows, Some(snapshot));
+    request.output_fields = vec![pk_field.name.clone()];
+    request.expr = KeyRange {
+        after: after.cloned(),
+        upto: None,
+        rows: None,
+    }
+    .expr(&plan.filter, &pk_field.name);
+    let results = query_with_retries(client, request).await?;
+    let convert = |source| ReadError::Convert {
+        collection: plan.collection.clone(),
+        source,
+    };
+    let keys = results
+        .fields_data
+        .into_iter()
+        .find(|f| f.field_name == pk_field.name)
+        .map(|data| {
+            let schema = record_stream::layout::arrow_schema(&[pk_field]).map_err(convert)?;
+            record_stream::from_milvus::record_batch(&[pk_field], &schema, vec![data])
+                .map_err(convert)
+        })
+        .transpose()?;
+    let Some(keys) = keys.filter(|k| k.num_rows() >= rows) else {
+        return Ok(None);
+    };
+    let column = keys.column(0);
+    // Iterator queries come back in key order, but take the maximum to be safe.
+    let mut last = pk::pk_at(column.as_ref(), 0);
+    for row in 1..keys.num_rows() {
+        let key = pk::pk_at(column.as_ref(), row);
+        if key > last {
+            last = key;
+        }
+    }
+    Ok(last)
 }
 
 /// A query, retried with backoff while the server is unavailable or rate-limiting.

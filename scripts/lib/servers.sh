@@ -79,9 +79,15 @@ start_lite3() {
 }
 
 # Milvus 2.3.5 standalone: a full server (about 45 s to start). Every port it
-# opens is set to a free one so parallel runs cannot collide.
+# lets us set is set to a free one; its embedded etcd's peer port (2380) is
+# fixed, so one instance per machine.
 start_milvus235() {
     local data args=() opt
+    # Its embedded etcd always takes peer port 2380 (no setting reaches it).
+    if (exec 3<>/dev/tcp/127.0.0.1/2380) 2>/dev/null; then
+        echo "servers: port 2380 is in use (another Milvus 2.3.5 standalone?): only one can run per machine" >&2
+        return 1
+    fi
     data="$(mp_run_dir)/milvus235-data"
     mkdir -p "$data"
     for opt in etcd-port root-coord-port proxy-internal-port query-coord-port query-node-port \

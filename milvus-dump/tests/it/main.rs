@@ -95,6 +95,41 @@ fn pages_past_the_query_window_by_primary_key() {
 }
 
 #[test]
+fn parallel_ranges_give_the_same_rows_as_one_stream() {
+    for server in [Server::Lite25, Server::Lite3] {
+        let name = unique_name("jobs");
+        seed(server, "types", &name, &["--rows", "300"]);
+        let dir = tempfile::tempdir().unwrap();
+        let one = dir.path().join("one.jsonl");
+        let four = dir.path().join("four.jsonl");
+        run_ok(dump(server).args(["-c", &name, "-o"]).arg(&one));
+        run_ok(
+            dump(server)
+                .args(["-c", &name, "--jobs", "4", "--page-rows", "16", "-o"])
+                .arg(&four),
+        );
+        let rows = |p: &Path| {
+            let all = lines(p);
+            all[1..all.len() - 1].to_vec()
+        };
+        assert_eq!(rows(&one), rows(&four));
+        compare(server, &name, "--jsonl", &four);
+    }
+    // VARCHAR keys split by sampled boundaries too.
+    let server = Server::Lite25;
+    let name = unique_name("jobsv");
+    seed(server, "varchar-pk", &name, &["--rows", "200"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("v.jsonl");
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--jobs", "3", "--format", "jsonl", "-o"])
+            .arg(&out),
+    );
+    compare(server, &name, "--jsonl", &out);
+}
+
+#[test]
 fn varchar_keys_with_awkward_characters_page_correctly() {
     let server = Server::Lite25;
     let name = unique_name("vpk");
