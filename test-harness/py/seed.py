@@ -3,6 +3,7 @@
     seed.py types  --uri URI --name NAME --server lite25|lite3|milvus235 [--rows N]
     seed.py bench  --uri URI --name NAME --rows N [--dim 768]
     seed.py insert --uri URI --name NAME --start K --rows N   (more rows of `types`)
+    seed.py append --uri URI --name NAME --start K --rows N [--dim D]  (more rows of `bench`)
 
 Values are deterministic (row i gets the same values on every run) and
 include edge cases: NaN/inf/-0.0, empty and long strings, unicode, nested
@@ -224,6 +225,17 @@ def cmd_bench(args):
     client.load_collection(args.name)
 
 
+def cmd_append(args):
+    """More rows of the `bench` shape, ids start..start+rows."""
+    client = MilvusClient(uri=args.uri)
+    rng = np.random.default_rng(args.start)
+    vecs = rng.standard_normal((args.rows, args.dim), dtype=np.float32)
+    client.insert(args.name, [
+        {"id": args.start + k, "embedding": vecs[k], "text": f"appended {args.start + k}"}
+        for k in range(args.rows)
+    ])
+
+
 def cmd_varchar_pk(args):
     """A VARCHAR primary key with awkward keys (quotes, backslashes, unicode)."""
     client = MilvusClient(uri=args.uri)
@@ -244,7 +256,7 @@ def cmd_varchar_pk(args):
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("types", "insert", "bench", "varchar-pk"):
+    for name in ("types", "insert", "bench", "append", "varchar-pk"):
         s = sub.add_parser(name)
         s.add_argument("--uri", required=True)
         s.add_argument("--name", required=True)
@@ -254,7 +266,7 @@ def main():
         s.add_argument("--dim", type=int, default=768)
         s.add_argument("--partitions", nargs="*", default=[])
     args = p.parse_args()
-    {"types": cmd_types, "insert": cmd_insert, "bench": cmd_bench,
+    {"types": cmd_types, "insert": cmd_insert, "bench": cmd_bench, "append": cmd_append,
      "varchar-pk": cmd_varchar_pk}[args.cmd](args)
 
 

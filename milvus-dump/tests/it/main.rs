@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+mod pinned;
+
 use test_harness::{compare, describe, run, run_ok, seed, unique_name, Server};
 
 fn dump(server: Server) -> Command {
@@ -327,6 +329,56 @@ fn a_closed_stdout_ends_quietly_with_status_141() {
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn writes_during_a_dump_are_detected_and_strict_snapshot_exits_3() {
+    let server = Server::Lite25;
+    let name = unique_name("concurrent");
+    seed(server, "bench", &name, &["--rows", "20000", "--dim", "4"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_milvus-dump"))
+        .args([
+            "--uri",
+            &server.uri(),
+            "-c",
+            &name,
+            "--page-rows",
+            "200",
+            "--strict-snapshot",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The header line means the "before" count is taken. Then stop reading:
+    // the dump blocks on the full pipe, mid-collection, while rows are added.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut header = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut header).unwrap();
+    assert!(header.contains("\"pinned\":false"), "{header}");
+    seed(
+        server,
+        "append",
+        &name,
+        &["--start", "100000", "--rows", "5", "--dim", "4"],
+    );
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut stdout, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "stderr: {stderr}");
+    assert!(
+        stderr.contains("rows changed during the dump (count 20000 before, 20005 after"),
+        "{stderr}"
+    );
+    // The output is still complete: a trailer with the rows actually written.
+    let last = String::from_utf8(rest)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    assert!(last.starts_with("{\"$milvus_dump_end\""), "{last}");
 }
 
 #[test]
