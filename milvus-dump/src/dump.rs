@@ -19,7 +19,9 @@ use tokio::sync::mpsc;
 
 use crate::paging::{PageSizer, MAX_PAGE_ROWS};
 use crate::parallel;
+use crate::pk::Pk;
 use crate::reader::{self, KeyRange, Page, ReadPlan, ReadStats};
+use crate::resume;
 use crate::sink::{self, Compressed, Encoder, Format, PartLimits, PartSeries};
 
 /// Where the dump goes.
@@ -65,6 +67,8 @@ pub struct DumpOptions {
     pub jobs: usize,
     /// How to open the extra connections for `jobs`.
     pub connect: milvus_wire::ConnectOptions,
+    /// Continue an interrupted backup set.
+    pub resume: bool,
 }
 
 /// Summary of one collection's dump.
@@ -72,8 +76,10 @@ pub struct DumpOptions {
 pub struct CollectionSummary {
     /// Collection.
     pub name: String,
-    /// Rows written.
+    /// Rows written by this run.
     pub rows: u64,
+    /// Rows kept from an interrupted run's complete parts (--resume).
+    pub resumed_rows: u64,
     /// Query pages read.
     pub pages: u64,
     /// Smallest page size used (rows).
@@ -119,6 +125,8 @@ struct Prepared {
     plan: ReadPlan,
     fields: Vec<FieldSpec>,
     loaded_by_us: bool,
+    /// Rows already in complete parts from an interrupted run (--resume).
+    resumed_rows: u64,
 }
 
 /// Builds the header of `name` (used by `--schema-only` too).
@@ -251,6 +259,7 @@ async fn prepare(client: &Milvus, name: &str, options: &DumpOptions) -> anyhow::
         header,
         fields,
         loaded_by_us,
+        resumed_rows: 0,
     })
 }
 
@@ -295,6 +304,7 @@ async fn pump<S: PageSink>(
     client: &Milvus,
     prepared: &Prepared,
     count_before: u64,
+    start: Option<Pk>,
     mut sink: S,
     options: &DumpOptions,
     written: Arc<AtomicU64>,
@@ -314,7 +324,7 @@ async fn pump<S: PageSink>(
         Ok(sink)
     });
     let read = if options.jobs > 1 {
-        read_in_parallel(client, prepared, &snapshot, sizer, options, tx).await
+        read_in_parallel(client, prepared, &snapshot, sizer, start, options, tx).await
     } else {
         let mut sizer = sizer;
         reader::read_pages(
@@ -322,7 +332,10 @@ async fn pump<S: PageSink>(
             &prepared.plan,
             &snapshot,
             &mut sizer,
-            KeyRange::default(),
+            KeyRange {
+                after: start,
+                ..KeyRange::default()
+            },
             tx,
         )
         .await
@@ -337,12 +350,14 @@ async fn pump<S: PageSink>(
     let count_after = client
         .count(&name, &options.filter, &options.partitions)
         .await?;
-    let concurrent_writes = count_before != count_after || stats.rows != count_before;
+    let total_rows = stats.rows + prepared.resumed_rows;
+    let concurrent_writes = count_before != count_after || total_rows != count_before;
     Ok((
         sink,
         CollectionSummary {
             name,
             rows: stats.rows,
+            resumed_rows: prepared.resumed_rows,
             pages: stats.pages,
             page_rows_min: stats.page_rows.0,
             page_rows_max: stats.page_rows.1,
@@ -368,6 +383,7 @@ async fn read_in_parallel(
     prepared: &Prepared,
     snapshot: &Snapshot,
     sizer: PageSizer,
+    start: Option<Pk>,
     options: &DumpOptions,
     tx: mpsc::Sender<Page>,
 ) -> anyhow::Result<ReadStats> {
@@ -386,7 +402,7 @@ async fn read_in_parallel(
         snapshot: snapshot.clone(),
         sizer,
         range_rows,
-        start: None,
+        start,
     };
     Ok(parallel::read_parallel(client, connections, read, tx).await?)
 }
@@ -494,7 +510,16 @@ async fn dump_stream(
         prepared.plan.schema.clone(),
     )?;
     let progress = Progress::start(options.progress, written.clone(), name.to_string());
-    let result = pump(client, &prepared, count_before, encoder, options, written).await;
+    let result = pump(
+        client,
+        &prepared,
+        count_before,
+        None,
+        encoder,
+        options,
+        written,
+    )
+    .await;
     drop(progress);
     release_if_loaded(client, &prepared).await;
     let (encoder, summary) = result?;
@@ -525,17 +550,43 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
             summaries.push(summary);
         }
         Destination::Set { dir, limits } => {
-            if dir.join(MANIFEST_FILE).exists() {
-                bail!("{} already holds a complete backup set (manifest.json); choose a new directory", dir.display());
-            }
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            let set_started = chrono::Utc::now();
+            let extension = options.format.extension(options.zstd.is_some());
+            let state = open_set(dir, &extension, options)?;
             let mut entries = Vec::new();
             for name in &options.collections {
                 let mut prepared = prepare(client, name, options).await?;
+                let progress = if options.resume {
+                    resume::scan_collection(dir, &prepared.header.collection, &extension)?
+                } else {
+                    Default::default()
+                };
+                if let Some(entry) = progress.complete {
+                    release_if_loaded(client, &prepared).await;
+                    eprintln!("milvus-dump: {name}: already complete in this set");
+                    bytes += entry.bytes;
+                    entries.push(entry);
+                    continue;
+                }
+                let start = progress.resume_after()?;
+                prepared.resumed_rows = progress.parts.iter().map(|p| p.rows).sum();
+                if let Some(header) = progress.header {
+                    prepared.header = header;
+                }
                 let count_before = begin(client, &mut prepared, options).await?;
-                let series = PartSeries::new(
+                if start.is_some() {
+                    // Two runs read at two different times: not one snapshot.
+                    prepared.header.snapshot = Snapshot {
+                        pinned: false,
+                        timestamp: None,
+                    };
+                    eprintln!(
+                        "milvus-dump: {name}: resuming after {} complete parts",
+                        progress.parts.len()
+                    );
+                } else {
+                    resume::write_header(dir, &prepared.header)?;
+                }
+                let mut series = PartSeries::new(
                     dir,
                     options.format,
                     options.zstd,
@@ -544,11 +595,13 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
                     prepared.fields.clone(),
                     prepared.plan.schema.clone(),
                 )?;
+                series.resume_after(progress.parts);
                 let progress = Progress::start(options.progress, written.clone(), name.clone());
                 let result = pump(
                     client,
                     &prepared,
                     count_before,
+                    start,
                     series,
                     options,
                     written.clone(),
@@ -558,15 +611,17 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
                 release_if_loaded(client, &prepared).await;
                 let (series, summary) = result?;
                 let entry = series.finish()?;
+                resume::write_complete(dir, &entry)?;
                 bytes += entry.bytes;
                 entries.push(entry);
                 summaries.push(summary);
             }
+            let set_started = state.created_at;
             let manifest = Manifest {
                 format_version: FORMAT_VERSION,
                 tool: "milvus-dump".into(),
                 tool_version: env!("CARGO_PKG_VERSION").into(),
-                created_at: set_started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                created_at: set_started,
                 completed_at: chrono::Utc::now()
                     .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 format: options.format.extension(options.zstd.is_some()),
@@ -576,6 +631,7 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
                 &dir.join(MANIFEST_FILE),
                 &serde_json::to_vec_pretty(&manifest)?,
             )?;
+            resume::clean_up(dir, &manifest.collections);
         }
     }
     let rows = summaries.iter().map(|s| s.rows).sum();
@@ -598,6 +654,61 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
             Destination::Set { dir, .. } => dir.display().to_string(),
         },
     })
+}
+
+/// Checks the set directory and records (or, with --resume, reads back) the
+/// set's progress file.
+fn open_set(
+    dir: &std::path::Path,
+    extension: &str,
+    options: &DumpOptions,
+) -> anyhow::Result<resume::InProgress> {
+    if dir.join(MANIFEST_FILE).exists() {
+        bail!(
+            "{} already holds a complete backup set (manifest.json); choose a new directory",
+            dir.display()
+        );
+    }
+    match resume::read_in_progress(dir)? {
+        Some(state) if options.resume => {
+            if state.format != extension {
+                bail!(
+                    "{} was started as {} parts; resume it with the same --format/--zstd",
+                    dir.display(),
+                    state.format
+                );
+            }
+            if state.collections != options.collections {
+                bail!(
+                    "{} was started for collections {:?}; resume it with the same ones",
+                    dir.display(),
+                    state.collections
+                );
+            }
+            Ok(state)
+        }
+        Some(_) => bail!(
+            "{} holds an interrupted backup set: add --resume to continue it, or choose a new directory",
+            dir.display()
+        ),
+        None => {
+            let is_empty = match std::fs::read_dir(dir) {
+                Ok(mut entries) => entries.next().is_none(),
+                Err(_) => true,
+            };
+            if !is_empty {
+                bail!("{} is not empty and holds no backup set to resume", dir.display());
+            }
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            let state = resume::InProgress {
+                created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                format: extension.to_string(),
+                collections: options.collections.clone(),
+            };
+            resume::write_in_progress(dir, &state)?;
+            Ok(state)
+        }
+    }
 }
 
 async fn release_if_loaded(client: &Milvus, prepared: &Prepared) {

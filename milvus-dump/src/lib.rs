@@ -6,4 +6,5 @@ pub mod paging;
 pub mod parallel;
 pub mod pk;
 pub mod reader;
+pub mod resume;
 pub mod sink;

@@ -63,6 +63,10 @@ struct Args {
     #[arg(long, value_name = "SIZE", requires = "out_dir", value_parser = parse_size)]
     part_bytes: Option<u64>,
 
+    /// Continue an interrupted backup set in --out-dir from its last complete part.
+    #[arg(long, requires = "out_dir")]
+    resume: bool,
+
     /// Compress with zstd (optionally at LEVEL, 1-22; default 3).
     #[arg(long, value_name = "LEVEL", num_args = 0..=1, default_missing_value = "3",
           value_parser = clap::value_parser!(i32).range(1..=22))]
@@ -217,6 +221,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         progress: !args.quiet,
         jobs: args.jobs as usize,
         connect: options.clone(),
+        resume: args.resume,
     };
 
     if args.schema_only {
@@ -249,7 +254,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     for c in &concurrent {
         eprintln!(
             "milvus-dump: warning: {}: rows changed during the dump (count {} before, {} after, {} written) and the server cannot pin a snapshot",
-            c.name, c.count_before, c.count_after, c.rows
+            c.name, c.count_before, c.count_after, c.rows + c.resumed_rows
         );
     }
     if args.strict_snapshot && !concurrent.is_empty() {

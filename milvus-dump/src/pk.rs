@@ -30,6 +30,15 @@ impl Pk {
         }
     }
 
+    /// A key from its JSON form ([`Pk::to_json`]).
+    pub fn from_json(value: &serde_json::Value) -> Option<Pk> {
+        match value {
+            serde_json::Value::Number(n) => n.as_i64().map(Pk::Int),
+            serde_json::Value::String(s) => Some(Pk::Str(s.clone())),
+            _ => None,
+        }
+    }
+
     /// The key as a JSON value (for manifests and summaries).
     pub fn to_json(&self) -> serde_json::Value {
         match self {

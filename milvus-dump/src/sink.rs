@@ -220,6 +220,11 @@ impl PartSeries {
         })
     }
 
+    /// Continues after the complete parts of an interrupted run.
+    pub fn resume_after(&mut self, parts: Vec<Part>) {
+        self.parts = parts;
+    }
+
     /// Writes a page into the current part, rotating parts at the limits
     /// (a page is split where a part reaches its row limit).
     pub fn write(&mut self, page: &Page) -> anyhow::Result<()> {
@@ -300,7 +305,7 @@ impl PartSeries {
         let file = buffered.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         fs::rename(temp_path(&part.final_path), &part.final_path)?;
-        self.parts.push(Part {
+        let record = Part {
             path: part.relative,
             rows: part.rows,
             bytes,
@@ -311,7 +316,13 @@ impl PartSeries {
             last_pk: part
                 .last_pk
                 .map_or(serde_json::Value::Null, |p| p.to_json()),
-        });
+        };
+        // The part's record makes it count for --resume.
+        write_atomically(
+            &crate::resume::part_record_path(&part.final_path),
+            &serde_json::to_vec(&record)?,
+        )?;
+        self.parts.push(record);
         Ok(())
     }
 

@@ -390,3 +390,110 @@ fn list_shows_collections_with_row_counts() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.lines().any(|l| l == format!("{name}\t7")), "{text}");
 }
+
+#[test]
+fn resume_continues_a_killed_backup_set_without_losing_or_duplicating_rows() {
+    let server = Server::Lite25;
+    let name = unique_name("resume");
+    seed(server, "bench", &name, &["--rows", "20000", "--dim", "4"]);
+    for jobs in ["1", "3"] {
+        let dir = tempfile::tempdir().unwrap();
+        let set = dir.path().join("set");
+        let args = [
+            "-c",
+            &name,
+            "--format",
+            "parquet",
+            "--part-rows",
+            "500",
+            "--page-rows",
+            "20",
+            "--jobs",
+            jobs,
+        ];
+        let mut child = dump(server)
+            .args(args)
+            .arg("--out-dir")
+            .arg(&set)
+            .spawn()
+            .unwrap();
+        // Kill it (SIGKILL: no clean-up) once a few parts are complete.
+        let records = |set: &Path| {
+            std::fs::read_dir(set.join(&name))
+                .map(|d| {
+                    d.filter(|e| {
+                        e.as_ref()
+                            .unwrap()
+                            .file_name()
+                            .to_string_lossy()
+                            .ends_with(".parquet.json")
+                    })
+                    .count()
+                })
+                .unwrap_or(0)
+        };
+        while records(&set) < 3 {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the dump finished before it could be killed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!set.join("manifest.json").exists());
+        let done_before = records(&set);
+
+        // Without --resume the directory is refused, not overwritten.
+        let mut again = dump(server);
+        again.args(args).arg("--out-dir").arg(&set);
+        let out = run(&mut again);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("add --resume"),
+            "{}",
+            describe(&again, &out)
+        );
+
+        let out = run_ok(
+            dump(server)
+                .args(args)
+                .arg("--out-dir")
+                .arg(&set)
+                .arg("--resume")
+                .arg("--report")
+                .arg(dir.path().join("r.json")),
+        );
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap())
+                .unwrap();
+        let resumed = summary["collections"][0]["resumed_rows"].as_u64().unwrap();
+        assert!(resumed >= done_before as u64 * 500, "{summary}");
+        assert_eq!(
+            summary["collections"][0]["concurrent_writes"], false,
+            "{summary}"
+        );
+        drop(out);
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(set.join("manifest.json")).unwrap())
+                .unwrap();
+        assert_eq!(manifest["collections"][0]["rows"], 20000);
+        assert_eq!(
+            manifest["collections"][0]["header"]["snapshot"]["pinned"],
+            false
+        );
+        // Progress files are gone once the manifest is written.
+        let names: Vec<String> = std::fs::read_dir(set.join(&name))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("part-") && n.ends_with(".parquet")),
+            "{names:?}"
+        );
+        assert_eq!(names.len(), 40);
+        compare(server, &name, "--set", &set);
+    }
+}
