@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::paging::{PageSizer, MAX_PAGE_ROWS};
 use crate::parallel;
 use crate::pk::Pk;
+use crate::progress::Progress;
 use crate::reader::{self, KeyRange, Page, ReadPlan, ReadStats};
 use crate::resume;
 use crate::sink::{self, Compressed, Encoder, Format, PartLimits, PartSeries};
@@ -407,42 +408,6 @@ async fn read_in_parallel(
     Ok(parallel::read_parallel(client, connections, read, tx).await?)
 }
 
-/// Prints a progress line every few seconds until dropped.
-struct Progress {
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Progress {
-    fn start(enabled: bool, written: Arc<AtomicU64>, label: String) -> Self {
-        if !enabled {
-            return Self { task: None };
-        }
-        let started = Instant::now();
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let rows = written.load(Ordering::Relaxed);
-                let secs = started.elapsed().as_secs_f64();
-                eprintln!(
-                    "milvus-dump: {label}: {rows} rows, {:.0} rows/s",
-                    rows as f64 / secs.max(1e-9)
-                );
-            }
-        });
-        Self { task: Some(task) }
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
 /// Output stream for stdout / a file.
 type StreamOut = Compressed<BufWriter<Box<dyn Write + Send>>>;
 
@@ -509,7 +474,7 @@ async fn dump_stream(
         &prepared.fields,
         prepared.plan.schema.clone(),
     )?;
-    let progress = Progress::start(options.progress, written.clone(), name.to_string());
+    let progress = Progress::start(options.progress, written.clone(), name, count_before);
     let result = pump(
         client,
         &prepared,
@@ -596,7 +561,12 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
                     prepared.plan.schema.clone(),
                 )?;
                 series.resume_after(progress.parts);
-                let progress = Progress::start(options.progress, written.clone(), name.clone());
+                let progress = Progress::start(
+                    options.progress,
+                    written.clone(),
+                    name,
+                    count_before.saturating_sub(prepared.resumed_rows),
+                );
                 let result = pump(
                     client,
                     &prepared,

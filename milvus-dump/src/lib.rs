@@ -5,6 +5,7 @@ pub mod dump;
 pub mod paging;
 pub mod parallel;
 pub mod pk;
+pub mod progress;
 pub mod reader;
 pub mod resume;
 pub mod sink;
