@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# milvus-dump benchmark (issue: 100,000 rows × 768-dim FLOAT_VECTOR + INT64 pk +
+# 200-char VARCHAR). In one run on one server it measures:
+#   (a) the runbook: pymilvus query_iterator (batch 5,000) → pyarrow Parquet
+#   (b) the wire ceiling: the same page queries on 1 and 4 connections, bytes discarded
+#   (c) milvus-dump --format parquet > /dev/null: default, --jobs 2, --jobs 4
+#   (d) milvus-dump peak RSS at 10,000 rows versus all rows (flat memory)
+# and prints one JSON line per measurement (rows/s, CPU seconds, peak RSS).
+#
+#   bench/dump/run.sh [--server milvus235|lite25] [--rows N] [--runbook-rows N]
+#
+# --runbook-rows limits (a) to the first N keys (Milvus Lite 2.5 serves the
+# runbook's 5,000-row pages at ~58 rows/s: all 100,000 rows would take 30 min).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+
+server=milvus235 rows=100000 runbook_rows=
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --server) server=$2; shift 2 ;;
+        --rows) rows=$2; shift 2 ;;
+        --runbook-rows) runbook_rows=$2; shift 2 ;;
+        *) echo "usage: $0 [--server milvus235|lite25] [--rows N] [--runbook-rows N]" >&2; exit 2 ;;
+    esac
+done
+runbook_rows=${runbook_rows:-$rows}
+
+bash scripts/setup-env.sh
+cargo build --release --locked -p milvus-dump -p wire-ceiling
+# shellcheck source=../../scripts/lib/servers.sh
+source scripts/lib/servers.sh
+mp_run_dir >/dev/null
+trap 'stop_servers; rm -rf "$MP_RUN_DIR"' EXIT
+py="$MP_VENV/main/bin/python"
+measure() { "$py" bench/measure.py "$@"; }
+
+case $server in
+    milvus235) start_milvus235; wait_milvus235; uri=$MP_TEST_MILVUS235_URI; ceiling_page=16384 ;;
+    lite25) start_lite25; uri=$MP_TEST_LITE25_URI; ceiling_page=250 ;;
+    *) echo "unknown server $server" >&2; exit 2 ;;
+esac
+name=bench_dump
+echo "bench: seeding $rows rows × 768 dims on $server ($uri) ..." >&2
+"$py" test-harness/py/seed.py bench --uri "$uri" --name "$name" --rows "$rows" --dim 768
+dump=target/release/milvus-dump
+
+echo "{\"server\": \"$server\", \"rows\": $rows, \"cores\": $(nproc)}"
+filter=""
+[[ $runbook_rows -lt $rows ]] && filter="id < $runbook_rows"
+measure "a runbook pymilvus query_iterator → pyarrow" "$runbook_rows" -- \
+    "$py" bench/dump/runbook_dump.py "$uri" "$name" "$MP_RUN_DIR/runbook.parquet" "$filter"
+rm -f "$MP_RUN_DIR/runbook.parquet"
+for conns in 1 4; do
+    measure "b wire ceiling, $conns connection(s), $ceiling_page-row pages" "$rows" -- \
+        target/release/wire-ceiling "$uri" "$name" "$rows" "$conns" "$ceiling_page"
+done
+measure "c milvus-dump --format parquet (default)" "$rows" -- \
+    "$dump" --uri "$uri" -c "$name" --format parquet -q --report "$MP_RUN_DIR/default.json"
+echo "  page sizes: $(grep -o '"page_rows_[a-z]*":[0-9]*' "$MP_RUN_DIR/default.json" | tr '\n' ' ')"
+for jobs in 2 4; do
+    measure "c milvus-dump --format parquet --jobs $jobs" "$rows" -- \
+        "$dump" --uri "$uri" -c "$name" --format parquet -q --jobs "$jobs"
+done
+measure "c milvus-dump --format jsonl (default)" "$rows" -- \
+    "$dump" --uri "$uri" -c "$name" -q
+measure "d milvus-dump --format parquet, first 10,000 rows (RSS flatness)" 10000 -- \
+    "$dump" --uri "$uri" -c "$name" --format parquet -q --filter "id < 10000"
