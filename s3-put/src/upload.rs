@@ -163,8 +163,7 @@ fn spawn_reader(
                 let Ok(permit) = handle.block_on(Arc::clone(&permits).acquire_owned()) else {
                     return;
                 };
-                let mut buf = Vec::with_capacity(part_size);
-                let res = (&mut input).take(part_size as u64).read_to_end(&mut buf);
+                let (buf, res) = read_part(&mut input, part_size, &mut hasher);
                 if let Err(error) = res {
                     let _ = tx.send(Msg::Failed {
                         bytes: total + buf.len() as u64,
@@ -172,7 +171,6 @@ fn spawn_reader(
                     });
                     return;
                 }
-                hasher.update(&buf);
                 total += buf.len() as u64;
                 let last = buf.len() < part_size;
                 if !buf.is_empty() {
@@ -195,6 +193,38 @@ fn spawn_reader(
             }
         })
         .map(|_| ())
+}
+
+/// Bytes read (and hashed while still in the CPU cache) per `read` call.
+const READ_SLICE: usize = 1 << 20;
+
+/// Fills one part buffer from `input` (short only at end of input), hashing
+/// as it goes. Returns what was read even when an error ends it.
+fn read_part(
+    input: &mut impl Read,
+    part_size: usize,
+    hasher: &mut Sha256,
+) -> (Vec<u8>, std::io::Result<()>) {
+    // A large zeroed allocation is fresh zero pages from the OS: no memset.
+    let mut buf = vec![0u8; part_size];
+    let mut filled = 0;
+    while filled < part_size {
+        let end = (filled + READ_SLICE).min(part_size);
+        match input.read(&mut buf[filled..end]) {
+            Ok(0) => break,
+            Ok(n) => {
+                hasher.update(&buf[filled..filled + n]);
+                filled += n;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                buf.truncate(filled);
+                return (buf, Err(e));
+            }
+        }
+    }
+    buf.truncate(filled);
+    (buf, Ok(()))
 }
 
 fn trim_etag(e: Option<String>) -> Option<String> {
@@ -670,6 +700,22 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, Error::TooManyParts { .. }), "{err}");
         assert!(err.to_string().contains("--part-size"), "{err}");
+    }
+
+    #[test]
+    fn read_part_fills_hashes_and_stops_at_eof() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let mut input = &data[..];
+        let mut h = Sha256::new();
+        let (a, r) = read_part(&mut input, 2_000_000, &mut h);
+        assert!(r.is_ok());
+        assert_eq!(a, &data[..2_000_000]);
+        let (b, r) = read_part(&mut input, 2_000_000, &mut h);
+        assert!(r.is_ok());
+        assert_eq!(b, &data[2_000_000..]);
+        let (c, _) = read_part(&mut input, 2_000_000, &mut h);
+        assert!(c.is_empty());
+        assert_eq!(h.finalize()[..], Sha256::digest(&data)[..]);
     }
 
     #[test]
