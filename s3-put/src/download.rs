@@ -271,15 +271,22 @@ pub async fn download(
         (Some((h, how)), _, _) => {
             if *h != actual {
                 let kept = match &tmp_path {
-                    Some(t) => format!("; the data is kept in {} for inspection", t.display()),
-                    None => "; the data was written to standard output: do not use it".into(),
+                    Some(t) => format!("the data is kept in {} for inspection", t.display()),
+                    None => "the data was written to standard output: do not use it".into(),
+                };
+                let from = match how {
+                    Verification::Sidecar => format!(
+                        "digest from the sidecar {} (if another tool replaced the object since, the sidecar is stale)",
+                        store.url_of(&checksum::sidecar_key(&key))
+                    ),
+                    _ => "digest from the object's metadata".to_string(),
                 };
                 return Err(Error::ChecksumMismatch {
                     url,
                     expected: h.clone(),
                     actual,
                     bytes: n,
-                    kept,
+                    detail: format!("{from}; {kept}"),
                 });
             }
             *how

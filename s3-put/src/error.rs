@@ -126,7 +126,7 @@ pub enum Error {
     },
     /// The downloaded bytes do not match the stored sha256.
     #[error(
-        "{url}: sha256 mismatch: stored {expected}, downloaded {actual} ({bytes} bytes){kept}"
+        "{url}: sha256 mismatch: stored {expected}, downloaded {actual} ({bytes} bytes); {detail}"
     )]
     ChecksumMismatch {
         /// The object read.
@@ -137,8 +137,8 @@ pub enum Error {
         actual: String,
         /// Bytes received.
         bytes: u64,
-        /// Where the suspect data was kept, if anywhere.
-        kept: String,
+        /// Where the recorded digest came from, and where the suspect data went.
+        detail: String,
     },
     /// The downloaded byte count differs from the stored one.
     #[error("{url}: expected {expected} bytes, received {actual}")]

@@ -131,6 +131,11 @@ fn get_refuses_data_that_does_not_match_its_sha256() {
     assert!(g.stderr.contains("sha256 mismatch"), "{}", g.stderr);
     assert!(g.stderr.contains(&url), "{}", g.stderr);
     assert!(g.stderr.contains(&sha256(&data)), "{}", g.stderr);
+    assert!(
+        g.stderr.contains("from the object's metadata"),
+        "{}",
+        g.stderr
+    );
 
     // Multipart object: the digest is in the sidecar; tamper with that.
     let url = format!("s3://{b}/multi.bin");
@@ -151,6 +156,11 @@ fn get_refuses_data_that_does_not_match_its_sha256() {
     let g = run(get, b"");
     g.expect_code(5);
     assert!(g.stderr.contains("sha256 mismatch"), "{}", g.stderr);
+    assert!(
+        g.stderr.contains(&format!("from the sidecar {url}.sha256")),
+        "{}",
+        g.stderr
+    );
     // Never under the final name; kept aside for inspection.
     assert!(!out.exists());
     assert!(
