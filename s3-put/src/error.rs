@@ -75,7 +75,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The stream needs more than the 10,000 parts S3 allows.
-    #[error("{url}: the stream is larger than 10,000 parts × {part_size} bytes; upload aborted (use a larger --part-size, or --expected-size)")]
+    #[error("{url}: the stream is larger than 10,000 parts × {part_size} bytes; upload aborted, nothing written (rerun with a larger --part-size)")]
     TooManyParts {
         /// The object that was not written.
         url: String,

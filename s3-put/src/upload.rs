@@ -107,6 +107,18 @@ impl UploadOptions {
         Ok(())
     }
 
+    /// Raises the part size, if needed, so that `size` bytes fit in the
+    /// 10,000 parts S3 allows (rounded up to whole MiB). Returns whether it changed.
+    pub fn fit_size(&mut self, size: u64) -> bool {
+        let needed = size.div_ceil(MAX_PARTS).div_ceil(1 << 20) * (1 << 20);
+        if needed > self.part_size {
+            self.part_size = needed.min(MAX_PART_SIZE);
+            true
+        } else {
+            false
+        }
+    }
+
     /// The most memory the part buffers can take.
     pub fn buffer_bound(&self) -> u64 {
         self.part_size * self.concurrency as u64
@@ -716,6 +728,16 @@ mod tests {
         let (c, _) = read_part(&mut input, 2_000_000, &mut h);
         assert!(c.is_empty());
         assert_eq!(h.finalize()[..], Sha256::digest(&data)[..]);
+    }
+
+    #[test]
+    fn part_size_grows_to_fit_a_known_size() {
+        let mut o = UploadOptions::default();
+        assert!(!o.fit_size(100 << 30));
+        assert_eq!(o.part_size, 16 << 20);
+        assert!(o.fit_size(1 << 40));
+        assert_eq!(o.part_size, 105 << 20);
+        assert!(o.part_size * MAX_PARTS >= 1 << 40);
     }
 
     #[test]

@@ -92,7 +92,7 @@ async fn run(args: Args) -> anyhow::Result<Exit> {
     config.sse = args.sse;
     config.sse_kms_key_id = args.sse_kms_key_id.clone();
     let store = Store::open(&location, &config)?;
-    let opts = UploadOptions {
+    let mut opts = UploadOptions {
         part_size: args.transfer.part_size.0,
         concurrency: args.transfer.concurrency,
         create_only: args.if_none_match,
@@ -117,6 +117,17 @@ async fn run(args: Args) -> anyhow::Result<Exit> {
             .context("opening standard input")?;
         std::fs::File::from(fd)
     };
+    // Input redirected from a file: its size is known, so make sure it fits
+    // in S3's 10,000 parts instead of failing after 10,000 of them.
+    if let Ok(meta) = input.metadata() {
+        if meta.is_file() && opts.fit_size(meta.len()) && !args.verbosity.quiet {
+            eprintln!(
+                "s3-put: note: input is {}: --part-size raised to {} to fit 10,000 parts",
+                s3_pipes::size::human(meta.len()),
+                s3_pipes::size::human(opts.part_size)
+            );
+        }
+    }
     let progress = Progress::new(!args.verbosity.quiet);
     progress.spawn("s3-put");
     let res = upload(&store, input, &opts, &progress, &interrupt).await;
