@@ -12,6 +12,7 @@ pub mod cli;
 pub mod client;
 pub mod error;
 pub mod expr;
+pub mod query_page;
 
 pub use client::{ConnectOptions, Connection, LoadState, Milvus};
 pub use error::{Error, Result};
