@@ -11,7 +11,9 @@
 //! JSON has no NaN or infinities, so those are the strings `"NaN"`,
 //! `"Infinity"` and `"-Infinity"`. FLOAT16/BFLOAT16 vectors are written as
 //! numbers (exact: every half value is an f32); binary vectors as byte values;
-//! JSON, sparse vectors (`{"index": value}`) and dynamic keys as JSON.
+//! JSON, sparse vectors (`{"index": value}`) and dynamic keys as JSON. A JSON
+//! field whose value is a JSON *string* is written as the text of that string
+//! (`"\"abc\""`), because Milvus's JSON import parses string values as JSON text.
 
 use std::io::Write;
 
@@ -198,7 +200,16 @@ impl<'a> Column<'a> {
             Column::F32(a) => write_f32(out, a.value(row)),
             Column::F64(a) => write_f64(out, a.value(row)),
             Column::Text(a) => write_json_string(out, a.value(row)),
-            Column::Json(a) | Column::Dynamic(a) => out.push_str(a.value(row)),
+            Column::Json(a) | Column::Dynamic(a) => {
+                let json = a.value(row);
+                if json.trim_start().starts_with('"') {
+                    // Milvus's JSON import reads a string as JSON text: a JSON
+                    // string value goes as the text of it, so it reads back the same.
+                    write_json_string(out, json);
+                } else {
+                    out.push_str(json);
+                }
+            }
             Column::List(a, items) => {
                 let offsets = a.value_offsets();
                 let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);

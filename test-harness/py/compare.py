@@ -61,7 +61,9 @@ def canon_value(f, v, live, parquet=False):
     if t == DataType.DOUBLE:
         return ("f64", f64_bits(decode_float(v)))
     if t == DataType.JSON:
-        if parquet:  # JSON text in a string column; JSONL carries the value itself
+        # Parquet: JSON text in a string column. JSONL: the value itself, except
+        # that a string is JSON text (Milvus's JSON-import convention).
+        if not live and (parquet or isinstance(v, str)):
             v = json.loads(v)
         return ("json", json.dumps(v, sort_keys=True))
     if t == DataType.FLOAT_VECTOR:
@@ -137,9 +139,10 @@ def main():
     p.add_argument("--parquet")
     p.add_argument("--set")
     p.add_argument("--filter", default="")
+    p.add_argument("--db", default="")
     args = p.parse_args()
 
-    client = MilvusClient(uri=args.uri)
+    client = MilvusClient(uri=args.uri, db_name=args.db) if args.db else MilvusClient(uri=args.uri)
     schema = Schema(client, args.name)
     if args.jsonl:
         dumped = [(r, False) for r in read_jsonl(args.jsonl)[1]]
