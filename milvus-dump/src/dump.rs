@@ -17,7 +17,7 @@ use record_stream::manifest::{Manifest, MANIFEST_FILE};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::paging::{PageSizer, MAX_PAGE_ROWS};
+use crate::paging::PageSizer;
 use crate::parallel;
 use crate::pk::Pk;
 use crate::progress::Progress;
@@ -374,11 +374,6 @@ async fn pump<S: PageSink>(
     ))
 }
 
-/// Bytes of one parallel range (at most `jobs` are held at once).
-const RANGE_BYTES: usize = 32 << 20;
-/// With `--page-rows`, a parallel range is this many pages.
-const PAGES_PER_FIXED_RANGE: usize = 4;
-
 async fn read_in_parallel(
     client: &Milvus,
     prepared: &Prepared,
@@ -392,17 +387,10 @@ async fn read_in_parallel(
     for _ in 0..options.jobs {
         connections.push(Milvus::connect(&options.connect).await?);
     }
-    // Ranges of a few pages when the page size is fixed; else by bytes.
-    let range_rows = match options.page_rows {
-        Some(page_rows) => page_rows.saturating_mul(PAGES_PER_FIXED_RANGE),
-        None => RANGE_BYTES / row_bytes_estimate(&prepared.fields),
-    }
-    .clamp(1, MAX_PAGE_ROWS);
     let read = parallel::ParallelRead {
         plan: Arc::new(prepared.plan.clone()),
         snapshot: snapshot.clone(),
         sizer,
-        range_rows,
         start,
     };
     Ok(parallel::read_parallel(client, connections, read, tx).await?)

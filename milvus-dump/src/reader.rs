@@ -303,18 +303,18 @@ pub async fn read_pages(
     Ok(stats)
 }
 
-/// The last key of the next `rows` keys after `after` (a pk-only query, cheap),
-/// or `None` when fewer than `rows` keys remain. Splits a collection into
-/// row-balanced ranges for parallel reads, for INT64 and VARCHAR keys alike.
-pub async fn next_boundary(
+/// The next `limit` keys after `after`, ascending (a pk-only query: cheap).
+/// Cuts a collection into row-exact ranges for parallel reads, for INT64 and
+/// VARCHAR keys alike, dense or sparse.
+pub async fn scan_keys(
     client: &Milvus,
     plan: &ReadPlan,
     snapshot: &Snapshot,
     after: Option<&Pk>,
-    rows: usize,
-) -> Result<Option<Pk>, ReadError> {
+    limit: usize,
+) -> Result<Vec<Pk>, ReadError> {
     let pk_field = &plan.fields[plan.pk_index];
-    let mut request = base_request(client, plan, rows, Some(snapshot));
+    let mut request = base_request(client, plan, limit, Some(snapshot));
     request.output_fields = vec![pk_field.name.clone()];
     request.expr = KeyRange {
         after: after.cloned(),
@@ -327,29 +327,23 @@ pub async fn next_boundary(
         collection: plan.collection.clone(),
         source,
     };
-    let keys = results
+    let Some(data) = results
         .fields_data
         .into_iter()
         .find(|f| f.field_name == pk_field.name)
-        .map(|data| {
-            let schema = record_stream::layout::arrow_schema(&[pk_field]).map_err(convert)?;
-            record_stream::from_milvus::record_batch(&[pk_field], &schema, vec![data])
-                .map_err(convert)
-        })
-        .transpose()?;
-    let Some(keys) = keys.filter(|k| k.num_rows() >= rows) else {
-        return Ok(None);
+    else {
+        return Ok(Vec::new());
     };
+    let schema = record_stream::layout::arrow_schema(&[pk_field]).map_err(convert)?;
+    let keys = record_stream::from_milvus::record_batch(&[pk_field], &schema, vec![data])
+        .map_err(convert)?;
     let column = keys.column(0);
-    // Iterator queries come back in key order, but take the maximum to be safe.
-    let mut last = pk::pk_at(column.as_ref(), 0);
-    for row in 1..keys.num_rows() {
-        let key = pk::pk_at(column.as_ref(), row);
-        if key > last {
-            last = key;
-        }
-    }
-    Ok(last)
+    let mut keys: Vec<Pk> = (0..keys.num_rows())
+        .filter_map(|row| pk::pk_at(column.as_ref(), row))
+        .collect();
+    // Iterator queries come back in key order; sort anyway, it is cheap.
+    keys.sort_unstable();
+    Ok(keys)
 }
 
 /// A query, retried with backoff while the server is unavailable or rate-limiting.

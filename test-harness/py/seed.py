@@ -56,6 +56,11 @@ def json_value(i, caps):
     return {}
 
 
+def connect(uri):
+    """A client for `uri`, or for {"uri": ..., "db_name": ...} (see --db)."""
+    return MilvusClient(**uri) if isinstance(uri, dict) else MilvusClient(uri=uri)
+
+
 def build_schema(client, caps):
     schema = client.create_schema(auto_id=False, enable_dynamic_field=True)
     schema.add_field("id", DataType.INT64, is_primary=True)
@@ -175,7 +180,7 @@ def insert_rows(client, name, caps, start, rows, batch=500):
 
 def cmd_types(args):
     caps = CAPS[args.server]
-    client = MilvusClient(uri=args.uri)
+    client = connect(args.uri)
     if client.has_collection(args.name):
         client.drop_collection(args.name)
     schema = build_schema(client, caps)
@@ -196,13 +201,13 @@ def cmd_types(args):
 
 
 def cmd_insert(args):
-    client = MilvusClient(uri=args.uri)
+    client = connect(args.uri)
     insert_rows(client, args.name, CAPS[args.server], args.start, args.rows)
 
 
 def cmd_bench(args):
     """The benchmark shape: INT64 pk + DIM-float vector + 200-char VARCHAR."""
-    client = MilvusClient(uri=args.uri)
+    client = connect(args.uri)
     if client.has_collection(args.name):
         client.drop_collection(args.name)
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -227,7 +232,7 @@ def cmd_bench(args):
 
 def cmd_append(args):
     """More rows of the `bench` shape, ids start..start+rows."""
-    client = MilvusClient(uri=args.uri)
+    client = connect(args.uri)
     rng = np.random.default_rng(args.start)
     vecs = rng.standard_normal((args.rows, args.dim), dtype=np.float32)
     client.insert(args.name, [
@@ -238,7 +243,7 @@ def cmd_append(args):
 
 def cmd_varchar_pk(args):
     """A VARCHAR primary key with awkward keys (quotes, backslashes, unicode)."""
-    client = MilvusClient(uri=args.uri)
+    client = connect(args.uri)
     if client.has_collection(args.name):
         client.drop_collection(args.name)
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -265,7 +270,14 @@ def main():
         s.add_argument("--start", type=int, default=0)
         s.add_argument("--dim", type=int, default=768)
         s.add_argument("--partitions", nargs="*", default=[])
+        s.add_argument("--db", default="", help="database (created if missing)")
     args = p.parse_args()
+    if args.db:
+        root = MilvusClient(uri=args.uri)
+        if args.db not in root.list_databases():
+            root.create_database(args.db)
+        # Every command connects through this URI; the database goes with it.
+        args.uri = {"uri": args.uri, "db_name": args.db}
     {"types": cmd_types, "insert": cmd_insert, "bench": cmd_bench, "append": cmd_append,
      "varchar-pk": cmd_varchar_pk}[args.cmd](args)
 

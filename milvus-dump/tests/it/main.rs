@@ -382,6 +382,46 @@ fn writes_during_a_dump_are_detected_and_strict_snapshot_exits_3() {
 }
 
 #[test]
+fn all_dumps_every_collection_of_a_database_into_one_set() {
+    let server = Server::Lite3;
+    let db = unique_name("db");
+    seed(server, "types", "first", &["--rows", "30", "--db", &db]);
+    seed(
+        server,
+        "varchar-pk",
+        "second",
+        &["--rows", "20", "--db", &db],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    run_ok(
+        dump(server)
+            .args(["--db", &db, "--all", "--out-dir"])
+            .arg(&set),
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(set.join("manifest.json")).unwrap()).unwrap();
+    let names: Vec<&str> = manifest["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["header"]["collection"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["first", "second"]);
+    assert_eq!(
+        manifest["collections"][0]["header"]["database"],
+        db.as_str()
+    );
+    for name in names {
+        run_ok(
+            test_harness::py("compare.py")
+                .args(["--uri", &server.uri(), "--db", &db, "--name", name, "--set"])
+                .arg(&set),
+        );
+    }
+}
+
+#[test]
 fn list_shows_collections_with_row_counts() {
     let server = Server::Lite3;
     let name = unique_name("list");
