@@ -2,8 +2,9 @@
 # milvus-dump benchmark (issue: 100,000 rows × 768-dim FLOAT_VECTOR + INT64 pk +
 # 200-char VARCHAR). In one run on one server it measures:
 #   (a) the runbook: pymilvus query_iterator (batch 5,000) → pyarrow Parquet
-#   (b) the wire ceiling: the same page queries on 1 and 4 connections, bytes discarded
-#   (c) milvus-dump --format parquet > /dev/null: default, --jobs 2, --jobs 4
+#   (b) the wire ceiling: page queries on 1, 2 and 4 connections at two page
+#       sizes, bytes discarded undecoded
+#   (c) milvus-dump --format parquet > /dev/null: default (--jobs 2), --jobs 1, 3, 4
 #   (d) milvus-dump peak RSS at 10,000 rows versus all rows (flat memory)
 # and prints one JSON line per measurement (rows/s, CPU seconds, peak RSS).
 #
@@ -36,8 +37,8 @@ py="$MP_VENV/main/bin/python"
 measure() { "$py" bench/measure.py "$@"; }
 
 case $server in
-    milvus235) start_milvus235; wait_milvus235; uri=$MP_TEST_MILVUS235_URI; ceiling_page=16384 ;;
-    lite25) start_lite25; uri=$MP_TEST_LITE25_URI; ceiling_page=250 ;;
+    milvus235) start_milvus235; wait_milvus235; uri=$MP_TEST_MILVUS235_URI; ceiling_pages="1000 16384" ;;
+    lite25) start_lite25; uri=$MP_TEST_LITE25_URI; ceiling_pages="250 1000" ;;
     *) echo "unknown server $server" >&2; exit 2 ;;
 esac
 name=bench_dump
@@ -45,20 +46,26 @@ echo "bench: seeding $rows rows × 768 dims on $server ($uri) ..." >&2
 "$py" test-harness/py/seed.py bench --uri "$uri" --name "$name" --rows "$rows" --dim 768
 dump=target/release/milvus-dump
 
+# Let the server settle (flush, index, load) and warm its caches: one
+# unreported read before anything is measured.
+sleep 10
+target/release/wire-ceiling "$uri" "$name" "$rows" 1 1000 >/dev/null
 echo "{\"server\": \"$server\", \"rows\": $rows, \"cores\": $(nproc)}"
 filter=""
 [[ $runbook_rows -lt $rows ]] && filter="id < $runbook_rows"
 measure "a runbook pymilvus query_iterator → pyarrow" "$runbook_rows" -- \
     "$py" bench/dump/runbook_dump.py "$uri" "$name" "$MP_RUN_DIR/runbook.parquet" "$filter"
 rm -f "$MP_RUN_DIR/runbook.parquet"
-for conns in 1 4; do
-    measure "b wire ceiling, $conns connection(s), $ceiling_page-row pages" "$rows" -- \
-        target/release/wire-ceiling "$uri" "$name" "$rows" "$conns" "$ceiling_page"
+for page in $ceiling_pages; do
+    for conns in 1 2 4; do
+        measure "b wire ceiling, $conns connection(s), $page-row pages" "$rows" -- \
+            target/release/wire-ceiling "$uri" "$name" "$rows" "$conns" "$page"
+    done
 done
-measure "c milvus-dump --format parquet (default)" "$rows" -- \
+measure "c milvus-dump --format parquet (default: --jobs 2)" "$rows" -- \
     "$dump" --uri "$uri" -c "$name" --format parquet -q --report "$MP_RUN_DIR/default.json"
 echo "  page sizes: $(grep -o '"page_rows_[a-z]*":[0-9]*' "$MP_RUN_DIR/default.json" | tr '\n' ' ')"
-for jobs in 2 4; do
+for jobs in 1 3 4; do
     measure "c milvus-dump --format parquet --jobs $jobs" "$rows" -- \
         "$dump" --uri "$uri" -c "$name" --format parquet -q --jobs "$jobs"
 done

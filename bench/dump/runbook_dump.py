@@ -28,6 +28,8 @@ def main():
         table = pa.Table.from_pylist([dict(r) for r in page])
         if writer is None:
             writer = pq.ParquetWriter(out, table.schema)
+        # Rows are dicts: keep the first page's column order.
+        table = table.select(writer.schema.names)
         writer.write_table(table)
         rows += len(page)
     it.close()

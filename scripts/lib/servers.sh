@@ -50,14 +50,18 @@ wait_port() {
 spawn() {
     local name=$1 dir
     shift
-    dir=$(mp_run_dir)
+    mp_run_dir >/dev/null # not in $(...): that would set MP_RUN_DIR in a subshell only
+    dir=$MP_RUN_DIR
     setsid "$@" >"$dir/$name.log" 2>&1 </dev/null &
     echo $! >"$dir/$name.pid"
+    # Not a job of this shell: no "Killed" notice when stop_servers ends it.
+    disown $!
 }
 
 # Milvus Lite 2.5.1: its bundled C++ server binary.
 start_lite25() {
     local port lib data
+    mp_run_dir >/dev/null
     port=$(free_port)
     lib=$(echo "$MP_VENV"/lite25/lib/python3*/site-packages/milvus_lite/lib)
     data="$(mp_run_dir)/lite25-data"
@@ -70,6 +74,7 @@ start_lite25() {
 # Milvus Lite 3.x: a Python server around the engine.
 start_lite3() {
     local port data
+    mp_run_dir >/dev/null
     port=$(free_port)
     data="$(mp_run_dir)/lite3-data"
     mkdir -p "$data"
@@ -83,6 +88,7 @@ start_lite3() {
 # fixed, so one instance per machine.
 start_milvus235() {
     local data args=() opt
+    mp_run_dir >/dev/null
     # Its embedded etcd always takes peer port 2380 (no setting reaches it).
     if (exec 3<>/dev/tcp/127.0.0.1/2380) 2>/dev/null; then
         echo "servers: port 2380 is in use (another Milvus 2.3.5 standalone?): only one can run per machine" >&2
