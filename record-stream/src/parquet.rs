@@ -16,8 +16,9 @@ use parquet::schema::types::ColumnPath;
 use crate::error::Result;
 use crate::header::{FieldSpec, Header, HEADER_KEY};
 
-/// Close a row group once this much is buffered (bounded memory).
-pub const ROW_GROUP_BYTES: usize = 64 << 20;
+/// Close a row group once this much is buffered (bounded memory: the
+/// writer's page buffers grow by doubling, so the peak is about twice this).
+pub const ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// Writes a Parquet stream.
 pub struct ParquetWriter<W: Write + Send> {

@@ -120,8 +120,43 @@ def read_jsonl(path):
     return header, rows
 
 
+# The documented Parquet layout (README, "The record stream").
+PARQUET_TYPES = {
+    DataType.BOOL: "bool", DataType.INT8: "int8", DataType.INT16: "int16", DataType.INT32: "int32",
+    DataType.INT64: "int64", DataType.FLOAT: "float", DataType.DOUBLE: "double",
+    DataType.VARCHAR: "string", DataType.JSON: "string", DataType.FLOAT_VECTOR: "list<item: float>",
+    DataType.BINARY_VECTOR: "list<item: uint8>", DataType.FLOAT16_VECTOR: "list<item: uint8>",
+    DataType.BFLOAT16_VECTOR: "list<item: uint8>", DataType.INT8_VECTOR: "list<item: int8>",
+    DataType.SPARSE_FLOAT_VECTOR: "string", DataType.GEOMETRY: "string", DataType.TIMESTAMPTZ: "string",
+}
+ELEMENT_TYPES = {DataType.BOOL: "bool", DataType.INT8: "int8", DataType.INT16: "int16",
+                 DataType.INT32: "int32", DataType.INT64: "int64", DataType.FLOAT: "float",
+                 DataType.DOUBLE: "double", DataType.VARCHAR: "string"}
+SCHEMA = None  # set in main: the live schema, to check Parquet column types
+
+
+def check_parquet_types(schema, table):
+    problems = []
+    for column in table.schema:
+        if column.name == "$meta":
+            want = "string"
+        else:
+            f = schema.fields[column.name]
+            if f["type"] == DataType.ARRAY:
+                want = f"list<item: {ELEMENT_TYPES[f['element_type']]}>"
+            else:
+                want = PARQUET_TYPES[f["type"]]
+        got = str(column.type).replace(" not null", "")
+        if got != want:
+            problems.append(f"column {column.name!r}: Parquet type {got}, documented {want}")
+    return problems
+
+
 def read_parquet(path):
     table = pq.read_table(path)
+    problems = check_parquet_types(SCHEMA, table)
+    if problems:
+        raise SystemExit("\n".join(problems))
     rows = []
     for r in table.to_pylist():
         meta = r.pop("$meta", None)
@@ -144,6 +179,8 @@ def main():
 
     client = MilvusClient(uri=args.uri, db_name=args.db) if args.db else MilvusClient(uri=args.uri)
     schema = Schema(client, args.name)
+    global SCHEMA
+    SCHEMA = schema
     if args.jsonl:
         dumped = [(r, False) for r in read_jsonl(args.jsonl)[1]]
     elif args.parquet:

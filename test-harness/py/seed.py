@@ -3,6 +3,8 @@
     seed.py types  --uri URI --name NAME --server lite25|lite3|milvus235 [--rows N]
     seed.py bench  --uri URI --name NAME --rows N [--dim 768]
     seed.py insert --uri URI --name NAME --start K --rows N   (more rows of `types`)
+    seed.py release --uri URI --name NAME      (release a loaded collection)
+    seed.py load-state --uri URI --name NAME   (prints Loaded, NotLoad, ...)
     seed.py append --uri URI --name NAME --start K --rows N [--dim D]  (more rows of `bench`)
 
 Values are deterministic (row i gets the same values on every run) and
@@ -241,6 +243,15 @@ def cmd_append(args):
     ])
 
 
+def cmd_release(args):
+    connect(args.uri).release_collection(args.name)
+
+
+def cmd_load_state(args):
+    state = connect(args.uri).get_load_state(args.name)["state"]
+    print(getattr(state, "name", state))
+
+
 def cmd_varchar_pk(args):
     """A VARCHAR primary key with awkward keys (quotes, backslashes, unicode)."""
     client = connect(args.uri)
@@ -261,7 +272,7 @@ def cmd_varchar_pk(args):
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("types", "insert", "bench", "append", "varchar-pk"):
+    for name in ("types", "insert", "bench", "append", "varchar-pk", "release", "load-state"):
         s = sub.add_parser(name)
         s.add_argument("--uri", required=True)
         s.add_argument("--name", required=True)
@@ -279,7 +290,8 @@ def main():
         # Every command connects through this URI; the database goes with it.
         args.uri = {"uri": args.uri, "db_name": args.db}
     {"types": cmd_types, "insert": cmd_insert, "bench": cmd_bench, "append": cmd_append,
-     "varchar-pk": cmd_varchar_pk}[args.cmd](args)
+     "varchar-pk": cmd_varchar_pk, "release": cmd_release,
+     "load-state": cmd_load_state}[args.cmd](args)
 
 
 if __name__ == "__main__":

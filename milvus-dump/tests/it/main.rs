@@ -422,6 +422,49 @@ fn all_dumps_every_collection_of_a_database_into_one_set() {
 }
 
 #[test]
+fn a_collection_that_is_not_loaded_is_loaded_for_the_dump_and_released_after() {
+    let server = Server::Milvus235;
+    let name = unique_name("unloaded");
+    seed(server, "types", &name, &["--rows", "50"]);
+    seed(server, "release", &name, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_milvus-dump"));
+    cmd.args(["--uri", &server.uri(), "-c", &name, "-o"])
+        .arg(&out);
+    let output = run_ok(&mut cmd);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not loaded; loading it for the dump"));
+    compare(server, &name, "--jsonl", &out);
+    let state = run_ok(test_harness::py("seed.py").args([
+        "load-state",
+        "--uri",
+        &server.uri(),
+        "--name",
+        &name,
+    ]));
+    assert_eq!(String::from_utf8_lossy(&state.stdout).trim(), "NotLoad");
+}
+
+#[test]
+fn a_full_disk_is_an_error_not_a_complete_looking_stream() {
+    let server = Server::Lite25;
+    let name = unique_name("full");
+    seed(server, "bench", &name, &["--rows", "3000", "--dim", "8"]);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_milvus-dump"));
+    cmd.args(["--uri", &server.uri(), "-q", "-c", &name])
+        .stdout(full)
+        .stderr(Stdio::piped());
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+}
+
+#[test]
 fn list_shows_collections_with_row_counts() {
     let server = Server::Lite3;
     let name = unique_name("list");
