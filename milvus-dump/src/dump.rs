@@ -316,7 +316,8 @@ async fn pump<S: PageSink>(
         Some(rows) => PageSizer::fixed(rows),
         None => PageSizer::new(row_bytes_estimate(&prepared.fields)),
     };
-    let (tx, mut rx) = mpsc::channel::<Page>(4);
+    // Two pages queued: enough to overlap reading with writing.
+    let (tx, mut rx) = mpsc::channel::<Page>(2);
     let writer = std::thread::spawn(move || -> anyhow::Result<S> {
         while let Some(page) = rx.blocking_recv() {
             sink.write(&page)?;

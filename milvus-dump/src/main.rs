@@ -11,12 +11,6 @@ use milvus_dump::sink::{Format, PartLimits};
 use milvus_wire::cli::ConnectArgs;
 use milvus_wire::Milvus;
 
-// glibc's malloc keeps freed multi-megabyte page buffers in per-thread arenas
-// (peak RSS wandered from 100 to 280 MB between identical runs); mimalloc
-// returns them.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const EXIT_CODES: &str = "\
 Exit codes:
   0    success

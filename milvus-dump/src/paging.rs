@@ -15,6 +15,10 @@ use std::time::Duration;
 pub const MAX_PAGE_ROWS: usize = 16_384;
 /// The first page aims at this many bytes.
 pub const START_PAGE_BYTES: usize = 1 << 20;
+/// Pages never exceed this many bytes (by the schema's row estimate): a page
+/// is held several times over (receive buffer, decoded, Arrow, queued), and
+/// both test servers peak well below it (ARCHITECTURE.md; bench/dump).
+pub const MAX_PAGE_BYTES: usize = 4 << 20;
 /// A page slower than this is a cliff: halve at once, never grow back past it.
 pub const SLOW_PAGE: Duration = Duration::from_secs(2);
 /// Pages measured at a size before judging it.
@@ -54,8 +58,11 @@ pub struct PageSizer {
 impl PageSizer {
     /// Starts from a byte budget and an estimate of a row's size.
     pub fn new(row_bytes_estimate: usize) -> Self {
-        let rows = (START_PAGE_BYTES / row_bytes_estimate.max(1)).clamp(1, MAX_PAGE_ROWS);
-        Self::starting_at(rows, false)
+        let row_bytes = row_bytes_estimate.max(1);
+        let rows = (START_PAGE_BYTES / row_bytes).clamp(1, MAX_PAGE_ROWS);
+        let mut sizer = Self::starting_at(rows, false);
+        sizer.ceiling = (MAX_PAGE_BYTES / row_bytes).clamp(1, MAX_PAGE_ROWS) + 1;
+        sizer
     }
 
     /// A fixed page size (`--page-rows`): never adapts.
@@ -219,8 +226,19 @@ mod tests {
     #[test]
     fn grows_to_the_window_on_a_server_that_rewards_big_pages() {
         // Fixed 100 ms per request + 40 µs per row.
-        let (sizer, _) = drive(PageSizer::new(3_300), 200, |n| 0.1 + n as f64 * 40e-6);
+        let (sizer, _) = drive(PageSizer::new(100), 200, |n| 0.1 + n as f64 * 40e-6);
         assert_eq!(sizer.rows(), MAX_PAGE_ROWS);
+    }
+
+    #[test]
+    fn never_grows_past_the_byte_cap() {
+        let (sizer, _) = drive(PageSizer::new(3_300), 200, |n| 0.1 + n as f64 * 40e-6);
+        assert!(sizer.rows() * 3_300 <= MAX_PAGE_BYTES, "{}", sizer.rows());
+        assert!(
+            sizer.rows() * 2 * 3_300 > MAX_PAGE_BYTES,
+            "{}",
+            sizer.rows()
+        );
     }
 
     #[test]

@@ -136,10 +136,10 @@ impl Milvus {
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true)
-            // Large windows: query pages are megabytes; the 64 KiB default
+            // Windows larger than a page (a few MiB): the 64 KiB default
             // would make every page wait on window updates.
-            .initial_stream_window_size(Some(16 << 20))
-            .initial_connection_window_size(Some(32 << 20));
+            .initial_stream_window_size(Some(8 << 20))
+            .initial_connection_window_size(Some(16 << 20));
         if tls {
             let mut config = ClientTlsConfig::new().with_native_roots();
             if let Some(host) = parsed.host() {

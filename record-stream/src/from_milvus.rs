@@ -67,6 +67,16 @@ pub fn record_batch(
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
+fn mismatched(field: &FieldSpec, data_type: DataType) -> Error {
+    Error::field(
+        &field.name,
+        format!(
+            "{} field with a mismatched encoding",
+            data_type.as_str_name()
+        ),
+    )
+}
+
 /// Validity: the field-level `valid_data`, else the legacy top-level one.
 fn validity(field: &FieldSpec, specific: &[bool], legacy: &[bool]) -> Option<Vec<bool>> {
     if !field.nullable {
@@ -179,15 +189,7 @@ fn scalar_array(
     valid: Option<&[bool]>,
 ) -> Result<ArrayRef> {
     use scalar_field::Data;
-    let mismatch = || {
-        Error::field(
-            &field.name,
-            format!(
-                "{} field with a mismatched encoding",
-                data_type.as_str_name()
-            ),
-        )
-    };
+    let mismatch = || mismatched(field, data_type);
     let data = scalars.data.ok_or_else(mismatch)?;
     let n = nulls(valid);
     Ok(match (data_type, data) {
@@ -429,15 +431,7 @@ fn vector_array(
             nulls(valid),
         )?))
     };
-    let mismatch = || {
-        Error::field(
-            &field.name,
-            format!(
-                "{} field with a mismatched encoding",
-                data_type.as_str_name()
-            ),
-        )
-    };
+    let mismatch = || mismatched(field, data_type);
     match (data_type, data) {
         (DataType::FloatVector, Some(Data::FloatVector(v))) => list(
             Arc::new(Float32Array::new(ScalarBuffer::from(v.data), None)),
