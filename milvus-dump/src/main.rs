@@ -11,12 +11,6 @@ use milvus_dump::sink::{Format, PartLimits};
 use milvus_wire::cli::ConnectArgs;
 use milvus_wire::Milvus;
 
-// glibc's malloc, with pages allocated on the reader threads and freed on the
-// writer thread, sometimes held 230 MB where the heap never exceeded 40 MB
-// (bench/dump, --jobs 2); jemalloc returns freed pages to the system.
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 const EXIT_CODES: &str = "\
 Exit codes:
   0    success
