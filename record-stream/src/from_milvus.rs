@@ -363,8 +363,20 @@ fn array_of_arrays(
             })?)
         }
     };
+    list_array(
+        values,
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        valid,
+    )
+}
+
+/// A non-nullable-item `List` column.
+fn list_array(
+    values: ArrayRef,
+    offsets: OffsetBuffer<i32>,
+    valid: Option<&[bool]>,
+) -> Result<ArrayRef> {
     let item = Arc::new(Field::new("item", values.data_type().clone(), false));
-    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
     Ok(Arc::new(ListArray::try_new(
         item,
         offsets,
@@ -422,14 +434,7 @@ fn vector_array(
     let list = |values: ArrayRef, per_row: usize| -> Result<ArrayRef> {
         let count = valid_rows(values.len(), per_row)?;
         let rows = rows_total(count);
-        let item = Arc::new(Field::new("item", values.data_type().clone(), false));
-        let offsets = fixed_offsets(field, per_row, valid, rows)?;
-        Ok(Arc::new(ListArray::try_new(
-            item,
-            offsets,
-            values,
-            nulls(valid),
-        )?))
+        list_array(values, fixed_offsets(field, per_row, valid, rows)?, valid)
     };
     let mismatch = || mismatched(field, data_type);
     match (data_type, data) {
@@ -468,14 +473,11 @@ fn vector_array(
                 ArrowType::List(item) => item.data_type().clone(),
                 _ => return Ok(strings(vec![String::new(); rows], valid)),
             });
-            let item = Arc::new(Field::new("item", empty.data_type().clone(), false));
-            let offsets = OffsetBuffer::new(ScalarBuffer::from(vec![0i32; rows + 1]));
-            Ok(Arc::new(ListArray::try_new(
-                item,
-                offsets,
+            list_array(
                 empty,
-                nulls(valid),
-            )?))
+                OffsetBuffer::new(ScalarBuffer::from(vec![0i32; rows + 1])),
+                valid,
+            )
         }
         _ => Err(mismatch()),
     }
