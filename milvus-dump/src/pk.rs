@@ -17,16 +17,16 @@ impl Pk {
     /// `field > self` as a Milvus expression.
     pub fn after_expr(&self, field: &str) -> String {
         match self {
-            Pk::Int(v) => format!("{} > {v}", expr::identifier(field)),
-            Pk::Str(s) => format!("{} > {}", expr::identifier(field), expr::string_literal(s)),
+            Pk::Int(v) => format!("{} > {v}", field),
+            Pk::Str(s) => format!("{} > {}", field, expr::string_literal(s)),
         }
     }
 
     /// `field <= self` as a Milvus expression.
     pub fn upto_expr(&self, field: &str) -> String {
         match self {
-            Pk::Int(v) => format!("{} <= {v}", expr::identifier(field)),
-            Pk::Str(s) => format!("{} <= {}", expr::identifier(field), expr::string_literal(s)),
+            Pk::Int(v) => format!("{} <= {v}", field),
+            Pk::Str(s) => format!("{} <= {}", field, expr::string_literal(s)),
         }
     }
 

@@ -92,13 +92,4 @@ impl Error {
             || text.contains("exceed")
                 && (text.contains("size") || text.contains("limit") || text.contains("bytes"))
     }
-
-    /// True when the RPC is not implemented by the server (e.g. GetVersion on Milvus Lite 2.5).
-    pub fn is_unimplemented(&self) -> bool {
-        match self {
-            Error::Rpc { status, .. } => status.code() == tonic::Code::Unimplemented,
-            Error::Server { reason, .. } => reason.to_ascii_lowercase().contains("unimplemented"),
-            _ => false,
-        }
-    }
 }

@@ -22,11 +22,6 @@ pub fn string_literal(value: &str) -> String {
     out
 }
 
-/// A field name as it may appear in an expression.
-pub fn identifier(name: &str) -> &str {
-    name
-}
-
 /// `(a) and (b)`, leaving out empty sides.
 pub fn and(a: &str, b: &str) -> String {
     match (a.trim().is_empty(), b.trim().is_empty()) {

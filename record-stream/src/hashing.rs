@@ -25,11 +25,6 @@ impl<W: Write> HashingWriter<W> {
         self.bytes
     }
 
-    /// The inner writer.
-    pub fn get_mut(&mut self) -> &mut W {
-        &mut self.inner
-    }
-
     /// Returns the inner writer, the byte count and the hex sha256.
     pub fn finish(self) -> (W, u64, String) {
         (self.inner, self.bytes, hex::encode(self.hasher.finalize()))

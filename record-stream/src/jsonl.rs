@@ -301,11 +301,6 @@ impl<W: Write> JsonlWriter<W> {
         })
     }
 
-    /// Rows written so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
-    }
-
     /// Bytes written so far (uncompressed).
     pub fn bytes(&self) -> u64 {
         self.out.bytes()

@@ -23,7 +23,6 @@ pub const ROW_GROUP_BYTES: usize = 16 << 20;
 /// Writes a Parquet stream.
 pub struct ParquetWriter<W: Write + Send> {
     writer: ArrowWriter<W>,
-    rows: u64,
 }
 
 fn writer_properties(header: &Header, fields: &[FieldSpec]) -> Result<WriterProperties> {
@@ -77,22 +76,16 @@ impl<W: Write + Send> ParquetWriter<W> {
     /// Starts a Parquet stream of `fields` with Arrow `schema`.
     pub fn new(out: W, header: &Header, fields: &[FieldSpec], schema: SchemaRef) -> Result<Self> {
         let writer = ArrowWriter::try_new(out, schema, Some(writer_properties(header, fields)?))?;
-        Ok(Self { writer, rows: 0 })
+        Ok(Self { writer })
     }
 
     /// Writes a batch, closing the row group when it has grown large.
     pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
         self.writer.write(batch)?;
-        self.rows += batch.num_rows() as u64;
         if self.writer.in_progress_size() >= ROW_GROUP_BYTES {
             self.writer.flush()?;
         }
         Ok(())
-    }
-
-    /// Rows written so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
     }
 
     /// Bytes written to the output so far (row groups flushed).
