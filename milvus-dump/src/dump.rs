@@ -20,10 +20,10 @@ use tokio::sync::mpsc;
 use crate::paging::PageSizer;
 use crate::parallel;
 use crate::pk::Pk;
-use crate::progress::Progress;
 use crate::reader::{self, KeyRange, Page, ReadPlan, ReadStats};
 use crate::resume;
 use crate::sink::{self, Compressed, Encoder, Format, PartLimits, PartSeries};
+use milvus_wire::progress::Progress;
 
 /// Where the dump goes.
 #[derive(Clone, Debug)]
@@ -463,7 +463,13 @@ async fn dump_stream(
         &prepared.fields,
         prepared.plan.schema.clone(),
     )?;
-    let progress = Progress::start(options.progress, written.clone(), name, count_before);
+    let progress = Progress::start(
+        "milvus-dump",
+        options.progress,
+        written.clone(),
+        name,
+        count_before,
+    );
     let result = pump(
         client,
         &prepared,
@@ -551,6 +557,7 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
                 )?;
                 series.resume_after(progress.parts);
                 let progress = Progress::start(
+                    "milvus-dump",
                     options.progress,
                     written.clone(),
                     name,

@@ -5,7 +5,6 @@ pub mod dump;
 pub mod paging;
 pub mod parallel;
 pub mod pk;
-pub mod progress;
 pub mod reader;
 pub mod resume;
 pub mod sink;

@@ -1,7 +1,194 @@
-//! `milvus-load`: not built yet — see the open issue for its scope.
+//! `milvus-load`: recreate a collection from a milvus-dump stream, a backup
+//! set, or Milvus bulk-import rows, and insert the rows.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use milvus_load::input::Spool;
+use milvus_load::load::{self, BadInput, IfExists, LoadOptions, Refused};
+use milvus_wire::cli::ConnectArgs;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    error while loading (the message says how many rows were committed, and where)
+  2    bad command line
+  3    the input is corrupt, truncated or not understood (nothing was written)
+  4    refused before writing: the collection exists, or the target server cannot hold it";
+
+/// Restore a Milvus collection from a milvus-dump stream (JSONL or Parquet,
+/// optionally zstd), a backup-set directory, or headerless rows (JSONL as an
+/// ingestion pipeline writes them, Milvus bulk-import Parquet).
+#[derive(Debug, Parser)]
+#[command(version, after_help = EXIT_CODES)]
+struct Args {
+    #[command(flatten)]
+    connect: ConnectArgs,
+
+    /// What to load: a stream file, a backup-set directory, or '-' for stdin.
+    #[arg(value_name = "INPUT", default_value = "-")]
+    input: String,
+
+    /// Target collection (default: the dumped collection's name).
+    #[arg(short = 'c', long = "collection", value_name = "NAME")]
+    collection: Option<String>,
+
+    /// The collection to restore from a backup set that holds several.
+    #[arg(long, value_name = "NAME")]
+    pick: Option<String>,
+
+    /// What to do when the target exists (default: refuse).
+    #[arg(long, value_enum, default_value_t = IfExists::Fail)]
+    if_exists: IfExists,
+
+    /// After loading and verifying the row count, point ALIAS at the collection.
+    #[arg(long, value_name = "ALIAS")]
+    alias: Option<String>,
+
+    /// Recreate the aliases the dumped collection had.
+    #[arg(long)]
+    restore_aliases: bool,
+
+    /// Schema for headerless input: a header saved with `milvus-dump --schema-only`.
+    #[arg(long = "schema", value_name = "FILE")]
+    schema_file: Option<PathBuf>,
+
+    /// Do not load the collection into memory at the end.
+    #[arg(long)]
+    no_load: bool,
+
+    /// Let Milvus assign new ids to an auto-id primary key (the dumped ids are dropped).
+    #[arg(long)]
+    new_ids: bool,
+
+    /// Index type to use where the target server refuses the recorded one (e.g. AUTOINDEX).
+    #[arg(long, value_name = "TYPE")]
+    index_fallback: Option<String>,
+
+    /// Print what would be created and how many rows would be loaded; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Insert requests in flight, each on its own connection.
+    #[arg(long, value_name = "N", default_value_t = 2,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+
+    /// Target size of one insert request (e.g. 16MiB), under the server's message limit.
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
+    batch_bytes: u64,
+
+    /// Attempts per batch on transient errors (rate limits, server unavailable).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    attempts: u32,
+
+    /// Seconds to wait for index builds and for loading.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    wait: u64,
+
+    /// Directory for spooled input (stdin with a header, compressed Parquet); default $TMPDIR.
+    #[arg(long, value_name = "DIR")]
+    spool_dir: Option<PathBuf>,
+
+    /// No progress lines.
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// Also write the JSON summary to FILE.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid size {text:?}"))?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("invalid size unit in {text:?} (use KiB, MiB, GiB)")),
+    };
+    number
+        .checked_mul(scale)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("invalid size {text:?}"))
+}
 
 fn main() -> ExitCode {
-    eprintln!("milvus-load: not implemented yet");
-    ExitCode::from(2)
+    let args = Args::parse();
+    let connect = match args.connect.options() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("milvus-load: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let options = LoadOptions {
+        location: args.input,
+        pick: args.pick,
+        spool: Spool {
+            dir: args.spool_dir,
+        },
+        target: args.collection,
+        schema_file: args.schema_file,
+        if_exists: args.if_exists,
+        alias: args.alias,
+        restore_aliases: args.restore_aliases,
+        no_load: args.no_load,
+        new_ids: args.new_ids,
+        index_fallback: args.index_fallback,
+        dry_run: args.dry_run,
+        concurrency: usize::from(args.concurrency),
+        batch_bytes: args.batch_bytes,
+        attempts: args.attempts.max(1),
+        progress: !args.quiet,
+        wait: Duration::from_secs(args.wait),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("milvus-load: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(load::run(&connect, &options)) {
+        Ok(summary) => {
+            let line = serde_json::to_string(&summary).unwrap_or_default();
+            for warning in &summary.warnings {
+                eprintln!("milvus-load: warning: {warning}");
+            }
+            eprintln!("{line}");
+            if let Some(path) = &args.report {
+                if let Err(e) = std::fs::write(path, format!("{line}\n")) {
+                    eprintln!("milvus-load: cannot write --report {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("milvus-load: {e:#}");
+            let code = if e.chain().any(|c| c.downcast_ref::<BadInput>().is_some()) {
+                3
+            } else if e.chain().any(|c| c.downcast_ref::<Refused>().is_some()) {
+                4
+            } else {
+                1
+            };
+            ExitCode::from(code)
+        }
+    }
 }

@@ -105,11 +105,11 @@ pub enum LoadState {
 /// call [`Milvus::connect`] again for another connection.
 #[derive(Clone)]
 pub struct Milvus {
-    client: Client,
+    pub(crate) client: Client,
     /// The same channel and interceptor, for calls with our own codec.
-    raw: InterceptedService<Channel, Connection>,
+    pub(crate) raw: InterceptedService<Channel, Connection>,
     uri: String,
-    db: String,
+    pub(crate) db: String,
 }
 
 impl Milvus {
@@ -525,7 +525,7 @@ impl Milvus {
 }
 
 /// Turns a Milvus status into an error when it is not success.
-fn check(op: impl FnOnce() -> String, status: Option<&common::Status>) -> Result<()> {
+pub(crate) fn check(op: impl FnOnce() -> String, status: Option<&common::Status>) -> Result<()> {
     let Some(status) = status else { return Ok(()) };
     #[allow(deprecated)]
     let code = if status.code != 0 {

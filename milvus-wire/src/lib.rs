@@ -12,7 +12,11 @@ pub mod cli;
 pub mod client;
 pub mod error;
 pub mod expr;
+pub mod insert_batch;
+#[cfg(feature = "cli")]
+pub mod progress;
 pub mod query_page;
+pub mod write;
 
 pub use client::{ConnectOptions, Connection, LoadState, Milvus};
 pub use error::{Error, Result};

@@ -17,6 +17,17 @@ pub enum Error {
     /// The header cannot be understood.
     #[error("header: {0}")]
     Header(String),
+    /// A line of a text input (JSONL) is wrong. (`input`, not `source`:
+    /// thiserror reserves that name for the underlying error.)
+    #[error("{input}: line {line}: {reason}")]
+    Line {
+        /// The input's name (a path, `stdin`, a part name).
+        input: String,
+        /// The 1-based line number.
+        line: u64,
+        /// What is wrong (naming the field when one is involved).
+        reason: String,
+    },
     /// Writing or reading failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),

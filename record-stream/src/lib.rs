@@ -16,9 +16,12 @@ pub mod from_milvus;
 pub mod hashing;
 pub mod header;
 pub mod jsonl;
+pub mod jsonl_read;
 pub mod layout;
 pub mod manifest;
 pub mod parquet;
+pub mod parquet_read;
+pub mod to_milvus;
 
 pub use error::{Error, Result};
 pub use header::Header;

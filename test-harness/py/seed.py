@@ -252,6 +252,21 @@ def cmd_load_state(args):
     print(getattr(state, "name", state))
 
 
+def cmd_count(args):
+    """Prints the row count (count(*), Strong), or "missing" when there is no such collection."""
+    client = connect(args.uri)
+    if not client.has_collection(args.name):
+        print("missing")
+        return
+    rows = client.query(args.name, filter="", output_fields=["count(*)"], consistency_level="Strong")
+    print(rows[0]["count(*)"])
+
+
+def cmd_aliases(args):
+    """Prints the collection an alias points at."""
+    print(connect(args.uri).describe_alias(args.name)["collection_name"])
+
+
 def cmd_varchar_pk(args):
     """A VARCHAR primary key with awkward keys (quotes, backslashes, unicode)."""
     client = connect(args.uri)
@@ -272,7 +287,8 @@ def cmd_varchar_pk(args):
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("types", "insert", "bench", "append", "varchar-pk", "release", "load-state"):
+    for name in ("types", "insert", "bench", "append", "varchar-pk", "release", "load-state", "count",
+                 "alias-target"):
         s = sub.add_parser(name)
         s.add_argument("--uri", required=True)
         s.add_argument("--name", required=True)
@@ -291,7 +307,7 @@ def main():
         args.uri = {"uri": args.uri, "db_name": args.db}
     {"types": cmd_types, "insert": cmd_insert, "bench": cmd_bench, "append": cmd_append,
      "varchar-pk": cmd_varchar_pk, "release": cmd_release,
-     "load-state": cmd_load_state}[args.cmd](args)
+     "load-state": cmd_load_state, "count": cmd_count, "alias-target": cmd_aliases}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,27 @@ pub fn python() -> PathBuf {
         .unwrap_or_else(|| root().join(".venv/main/bin/python"))
 }
 
+/// A binary of the workspace, built by `cargo build` before the tests run
+/// (scripts/test.sh does): cross-tool tests need the other tools' binaries.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let path = target.join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` first (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// Prints what `py/seed.py KIND` prints (count, load-state, alias-target), trimmed.
+pub fn seed_output(server: Server, kind: &str, name: &str) -> String {
+    let out = run_ok(py("seed.py").args([kind, "--uri", &server.uri(), "--name", name]));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// A collection name unique to this test process and call.
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -121,6 +142,25 @@ pub fn seed(server: Server, kind: &str, name: &str, extra: &[&str]) {
             ])
             .args(extra),
     );
+}
+
+/// Compares a restored copy with its original, rows and schema, via pymilvus.
+/// Between two servers, only what both report alike is compared (`--cross-version`).
+pub fn compare_copy(original: (Server, &str), copy: (Server, &str)) {
+    let mut cmd = py("compare.py");
+    if original.0 != copy.0 {
+        cmd.arg("--cross-version");
+    }
+    run_ok(cmd.args([
+        "--uri",
+        &original.0.uri(),
+        "--name",
+        original.1,
+        "--copy",
+        copy.1,
+        "--copy-uri",
+        &copy.0.uri(),
+    ]));
 }
 
 /// Compares a dump with the live collection via pymilvus: `what` is

@@ -17,9 +17,15 @@ pub struct Progress {
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
 impl Progress {
-    /// Starts reporting the rows counted by `written` (from its current value)
-    /// against `expected` rows.
-    pub fn start(enabled: bool, written: Arc<AtomicU64>, label: &str, expected: u64) -> Self {
+    /// Starts reporting, as `tool`, the rows counted by `written` (from its
+    /// current value) against `expected` rows.
+    pub fn start(
+        tool: &'static str,
+        enabled: bool,
+        written: Arc<AtomicU64>,
+        label: &str,
+        expected: u64,
+    ) -> Self {
         if !enabled {
             return Self {
                 task: None,
@@ -58,7 +64,7 @@ impl Progress {
                 let rows = written.load(Ordering::Relaxed) - base;
                 let secs = started.elapsed().as_secs_f64();
                 eprintln!(
-                    "milvus-dump: {label}: {rows}/{expected} rows, {:.0} rows/s",
+                    "{tool}: {label}: {rows}/{expected} rows, {:.0} rows/s",
                     rows as f64 / secs.max(1e-9)
                 );
             }

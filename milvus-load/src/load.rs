@@ -1,0 +1,640 @@
+//! One restore, start to finish: resolve the input, decide the target,
+//! create, insert, verify, index, load, point aliases.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::Int64Type;
+use milvus_wire::insert_batch::InsertBatch;
+use milvus_wire::progress::Progress;
+use milvus_wire::proto::schema::DataType;
+use milvus_wire::{ConnectOptions, Milvus};
+use record_stream::header::{CollectionSpec, FieldSpec, Header, HEADER_KEY};
+use record_stream::jsonl_read::JsonlReader;
+use record_stream::parquet_read::ParquetInput;
+use record_stream::to_milvus::insert_columns;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::input::{self, Input, Spool, Unit};
+use crate::insert::{send_all, Prepared, SendOptions};
+use crate::schema::{create_request, index_params, is_vector, ServerCaps};
+
+/// What to do when the target collection exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IfExists {
+    /// Refuse (the default: never clobber by surprise).
+    Fail,
+    /// Insert the rows into it.
+    Append,
+    /// Upsert the rows (same primary key: replaced).
+    Upsert,
+    /// Load beside it under a temporary name, verify, then swap it in.
+    Replace,
+}
+
+/// Everything a restore needs besides the connection.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// `-`, a stream file, or a backup-set directory.
+    pub location: String,
+    /// The collection to take from a set holding several.
+    pub pick: Option<String>,
+    /// Where stdin / compressed Parquet is spooled.
+    pub spool: Spool,
+    /// Target collection name (default: the dumped name).
+    pub target: Option<String>,
+    /// A header file for headerless input (`milvus-dump --schema-only`).
+    pub schema_file: Option<PathBuf>,
+    /// When the target exists.
+    pub if_exists: IfExists,
+    /// Point this alias at the loaded collection.
+    pub alias: Option<String>,
+    /// Recreate the dumped aliases.
+    pub restore_aliases: bool,
+    /// Skip loading the collection into memory at the end.
+    pub no_load: bool,
+    /// Let Milvus assign new auto-id primary keys.
+    pub new_ids: bool,
+    /// Index type to use where the recorded one is refused.
+    pub index_fallback: Option<String>,
+    /// Print the plan, write nothing.
+    pub dry_run: bool,
+    /// Insert RPCs in flight (one connection each).
+    pub concurrency: usize,
+    /// Target encoded size of one insert request.
+    pub batch_bytes: u64,
+    /// Attempts per batch on transient errors.
+    pub attempts: u32,
+    /// Progress on stderr.
+    pub progress: bool,
+    /// Timeout for index builds and loading.
+    pub wait: Duration,
+}
+
+/// Input that cannot be loaded (corrupt, truncated, not understood): exit 3.
+#[derive(Debug)]
+pub struct BadInput(pub anyhow::Error);
+
+/// A restore refused for safety or compatibility before writing: exit 4.
+#[derive(Debug)]
+pub struct Refused(pub anyhow::Error);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+impl std::error::Error for BadInput {}
+impl std::error::Error for Refused {}
+
+/// The one-line JSON summary.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// Target collection.
+    pub collection: String,
+    /// Database (empty: default).
+    pub database: String,
+    /// Rows inserted and acknowledged.
+    pub rows: u64,
+    /// Seconds, end to end.
+    pub seconds: f64,
+    /// Rows per second of the insert phase.
+    pub rows_per_s: f64,
+    /// Insert batches sent.
+    pub batches: u64,
+    /// Rows per batch.
+    pub batch_rows: usize,
+    /// Whether the collection was created, appended to, upserted or replaced.
+    pub mode: String,
+    /// Indexes built.
+    pub indexes: Vec<String>,
+    /// Whether it was loaded.
+    pub loaded: bool,
+    /// Aliases pointed at it.
+    pub aliases: Vec<String>,
+    /// Things the operator should know.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Reads a header saved by `milvus-dump --schema-only` (or a bare header object).
+fn read_schema_file(path: &PathBuf) -> Result<Header> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --schema {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(text.trim())
+        .with_context(|| format!("--schema {}: not JSON", path.display()))?;
+    let value = value.get(HEADER_KEY).cloned().unwrap_or(value);
+    Header::from_json(value).with_context(|| format!("--schema {}", path.display()))
+}
+
+/// The columns a restore sends, and the stream fields it skips.
+struct Columns {
+    send: Vec<FieldSpec>,
+    skip: Vec<String>,
+}
+
+fn columns(spec: &CollectionSpec, selected: &[String], new_ids: bool) -> Columns {
+    let mut send = Vec::new();
+    let mut skip = Vec::new();
+    for field in record_stream::layout::exported_fields(spec, selected) {
+        if field.is_primary_key && field.auto_id && new_ids {
+            skip.push(field.name.clone());
+        } else {
+            send.push(field.clone());
+        }
+    }
+    for field in spec.fields.iter().filter(|f| f.is_function_output) {
+        skip.push(field.name.clone());
+    }
+    Columns { send, skip }
+}
+
+/// Bytes per row estimated from the schema (vectors exact, strings at half
+/// their maximum), for inputs that do not say (JSONL).
+fn estimated_row_bytes(fields: &[FieldSpec]) -> u64 {
+    fields
+        .iter()
+        .map(|f| {
+            let dim = f.dim().unwrap_or(0) as u64;
+            let max_length = f
+                .type_params
+                .get("max_length")
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(256);
+            match f.data_type().unwrap_or(DataType::None) {
+                DataType::FloatVector => 4 * dim,
+                DataType::Float16Vector | DataType::BFloat16Vector => 2 * dim,
+                DataType::BinaryVector => dim / 8,
+                DataType::Int8Vector => dim,
+                DataType::VarChar | DataType::String => max_length / 2,
+                DataType::Array => {
+                    8 * f
+                        .type_params
+                        .get("max_capacity")
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(16)
+                }
+                DataType::Json | DataType::SparseFloatVector => 256,
+                _ => 8,
+            }
+        })
+        .sum::<u64>()
+        .max(1)
+}
+
+fn pk_text(batch: &RecordBatch, pk_column: Option<usize>) -> String {
+    let Some(column) = pk_column.map(|i| batch.column(i)) else {
+        return "(auto)".into();
+    };
+    if column.is_empty() {
+        return "(none)".into();
+    }
+    match column.data_type() {
+        arrow::datatypes::DataType::Int64 => {
+            column.as_primitive::<Int64Type>().value(0).to_string()
+        }
+        arrow::datatypes::DataType::Utf8 => format!("{:?}", column.as_string::<i32>().value(0)),
+        _ => "?".into(),
+    }
+}
+
+/// Everything the reader thread needs.
+struct ReadPlan {
+    units: Vec<Unit>,
+    send: Vec<FieldSpec>,
+    skip: Vec<String>,
+    batch_rows: usize,
+    collection: String,
+}
+
+/// Reads every unit, encodes insert batches, hands them to the senders.
+fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) {
+    let units = std::mem::take(&mut plan.units);
+    let plan = plan;
+    let refs: Vec<&FieldSpec> = plan.send.iter().collect();
+    let pk_column = plan.send.iter().position(|f| f.is_primary_key);
+    let mut emit = |source: &str, batch: RecordBatch| -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let fields_data =
+            insert_columns(&refs, &batch).map_err(|e| BadInput(anyhow!("{source}: {e}")))?;
+        let prepared = Prepared {
+            first_pk: pk_text(&batch, pk_column),
+            rows: batch.num_rows() as u64,
+            batch: InsertBatch {
+                collection_name: plan.collection.clone(),
+                fields_data,
+                num_rows: u32::try_from(batch.num_rows()).unwrap_or(u32::MAX),
+                ..Default::default()
+            },
+        };
+        tx.blocking_send(Ok(prepared))
+            .map_err(|_| anyhow!("the insert side stopped"))
+    };
+    let result = (|| -> Result<()> {
+        for unit in units {
+            match unit {
+                Unit::Parquet { source, path } => {
+                    let parquet = ParquetInput::open(File::open(&path)?, &source)?;
+                    for batch in parquet.read(&plan.send, plan.batch_rows)? {
+                        emit(&source, batch.map_err(|e| BadInput(e.into()))?)?;
+                    }
+                }
+                Unit::JsonlFile { source, path, zstd } => {
+                    let reader = input::jsonl_reader(&path, zstd)?;
+                    read_jsonl(reader, &source, &plan, &mut emit)?;
+                }
+                Unit::JsonlStream { source, reader } => {
+                    read_jsonl(reader, &source, &plan, &mut emit)?;
+                }
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = tx.blocking_send(Err(e));
+    }
+}
+
+fn read_jsonl(
+    reader: Box<dyn std::io::BufRead + Send>,
+    source: &str,
+    plan: &ReadPlan,
+    emit: &mut impl FnMut(&str, RecordBatch) -> Result<()>,
+) -> Result<()> {
+    let (_, start) = JsonlReader::open(reader, source).map_err(|e| BadInput(e.into()))?;
+    let fields: Vec<&FieldSpec> = plan.send.iter().collect();
+    let ignored: Vec<&str> = plan.skip.iter().map(String::as_str).collect();
+    let mut rows = start
+        .with_fields(&fields, &ignored)
+        .map_err(|e| BadInput(e.into()))?;
+    while let Some(batch) = rows
+        .next_batch(plan.batch_rows)
+        .map_err(|e| BadInput(e.into()))?
+    {
+        emit(source, batch)?;
+    }
+    Ok(())
+}
+
+/// Creates the target database when it is missing.
+async fn ensure_database(connect: &ConnectOptions) -> Result<()> {
+    let Some(db) = connect.db.as_deref() else {
+        return Ok(());
+    };
+    let admin = Milvus::connect(&ConnectOptions {
+        db: None,
+        ..connect.clone()
+    })
+    .await?;
+    if !admin.list_databases().await?.iter().any(|d| d == db) {
+        admin.create_database(db).await?;
+        eprintln!("milvus-load: created database {db:?}");
+    }
+    Ok(())
+}
+
+/// Runs a restore.
+pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summary> {
+    let started = Instant::now();
+    let location = options.location.clone();
+    let pick = options.pick.clone();
+    let spool = options.spool.clone();
+    let input: Input =
+        tokio::task::spawn_blocking(move || input::open(&location, pick.as_deref(), &spool))
+            .await?
+            .map_err(BadInput)?;
+    let header = match (&input.header, &options.schema_file) {
+        (_, Some(path)) => Some(read_schema_file(path).map_err(BadInput)?),
+        (Some(h), None) => Some(h.clone()),
+        (None, None) => None,
+    };
+    if !options.dry_run {
+        ensure_database(connect).await?;
+    }
+    let client = Milvus::connect(connect).await?;
+    let target = match (&options.target, &header) {
+        (Some(t), _) => t.clone(),
+        (None, Some(h)) => h.collection.name.clone(),
+        (None, None) => {
+            return Err(Refused(anyhow!(
+                "headerless input: name the existing collection to load into with -c NAME"
+            ))
+            .into())
+        }
+    };
+    let exists = client.has_collection(&target).await?;
+    // The schema: the header's, or for headerless input the existing collection's.
+    let (spec, selected) = match &header {
+        Some(h) => (h.collection.clone(), h.scope.fields.clone()),
+        None => {
+            if !exists {
+                return Err(Refused(anyhow!(
+                    "headerless input needs an existing collection (or --schema FILE): {target:?} does not exist"
+                ))
+                .into());
+            }
+            let described = client.describe_collection(&target).await?;
+            let partitions = client.list_partitions(&target).await?;
+            let spec = CollectionSpec::from_server(&described, partitions, &[])?;
+            (spec, Vec::new())
+        }
+    };
+    let mode = match (exists, options.if_exists) {
+        (false, _) => IfExists::Fail, // i.e. create
+        (true, IfExists::Fail) => {
+            return Err(Refused(anyhow!(
+                "collection {target:?} already exists: choose --if-exists append, upsert or replace"
+            ))
+            .into())
+        }
+        (true, mode) => mode,
+    };
+    let creating = matches!(mode, IfExists::Fail | IfExists::Replace);
+    let caps = ServerCaps::for_version(client.server_version().await?.as_deref());
+    if creating {
+        caps.check(&spec).map_err(Refused)?;
+    }
+    let pk = spec.primary_key()?;
+    if creating && pk.auto_id && !options.new_ids {
+        return Err(Refused(anyhow!(
+            "primary key {:?} is auto-id: {} cannot keep the dumped ids in a new auto-id collection. \
+             --new-ids lets Milvus assign new ones (references to the old ids break)",
+            pk.name,
+            caps.name
+        ))
+        .into());
+    }
+    let Columns { send, skip } = columns(&spec, &selected, options.new_ids);
+    let row_bytes = input
+        .units
+        .first()
+        .and_then(|u| match u {
+            Unit::Parquet { path, source } => File::open(path)
+                .ok()
+                .and_then(|f| ParquetInput::open(f, source).ok())
+                .map(|p| p.average_row_bytes()),
+            _ => None,
+        })
+        .filter(|b| *b > 0)
+        .unwrap_or_else(|| estimated_row_bytes(&send));
+    let batch_rows =
+        usize::try_from((options.batch_bytes / row_bytes).clamp(1, 100_000)).unwrap_or(1);
+    let load_into = if mode == IfExists::Replace {
+        format!("{target}__milvus_load_{}", std::process::id())
+    } else {
+        target.clone()
+    };
+    let mode_name = match mode {
+        IfExists::Fail => "create",
+        IfExists::Append => "append",
+        IfExists::Upsert => "upsert",
+        IfExists::Replace => "replace",
+    };
+    let explicit_partitions: Vec<&String> = if spec.fields.iter().any(|f| f.is_partition_key) {
+        Vec::new()
+    } else {
+        spec.partitions
+            .iter()
+            .filter(|p| *p != "_default")
+            .collect()
+    };
+    let mut warnings = Vec::new();
+    if !explicit_partitions.is_empty() {
+        warnings.push(format!(
+            "partitions {explicit_partitions:?} are recreated, but the stream does not record which partition a row was in: every row goes to _default"
+        ));
+    }
+    if options.dry_run {
+        let plan = serde_json::json!({
+            "dry_run": true,
+            "collection": target,
+            "database": client.db(),
+            "mode": mode_name,
+            "load_into": load_into,
+            "rows": input.rows,
+            "fields": send.iter().map(|f| &f.name).collect::<Vec<_>>(),
+            "skipped_fields": skip,
+            "partitions": explicit_partitions,
+            "indexes": spec.indexes.iter().map(|i| &i.index_name).collect::<Vec<_>>(),
+            "batch_rows": batch_rows,
+            "load": !options.no_load,
+            "alias": options.alias,
+            "warnings": warnings,
+        });
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+        return Ok(Summary {
+            collection: target,
+            database: client.db().to_string(),
+            rows: 0,
+            seconds: started.elapsed().as_secs_f64(),
+            rows_per_s: 0.0,
+            batches: 0,
+            batch_rows,
+            mode: format!("{mode_name} (dry run)"),
+            indexes: Vec::new(),
+            loaded: false,
+            aliases: Vec::new(),
+            warnings,
+        });
+    }
+
+    if creating {
+        let mut request = create_request(&spec, &load_into)?;
+        if options.new_ids {
+            request
+                .properties
+                .retain(|kv| kv.key != "allow_insert_auto_id");
+        }
+        client.create_collection(request).await.map_err(|e| {
+            Refused(anyhow!(e).context(format!("creating collection {load_into:?}")))
+        })?;
+        for partition in &explicit_partitions {
+            client.create_partition(&load_into, partition).await?;
+        }
+    }
+
+    // Insert: a reader thread, `concurrency` connections.
+    let mut clients = vec![client.clone()];
+    for _ in 1..options.concurrency.max(1) {
+        clients.push(Milvus::connect(connect).await?);
+    }
+    let (tx, rx) = mpsc::channel(options.concurrency.max(1));
+    let plan = ReadPlan {
+        units: input.units,
+        send: send.clone(),
+        skip,
+        batch_rows,
+        collection: load_into.clone(),
+    };
+    let reader = std::thread::spawn(move || produce(plan, tx));
+    let committed = Arc::new(AtomicU64::new(0));
+    let progress = Progress::start(
+        "milvus-load",
+        options.progress,
+        committed.clone(),
+        &load_into,
+        input.rows.unwrap_or(0),
+    );
+    let insert_started = Instant::now();
+    let send_options = SendOptions {
+        upsert: mode == IfExists::Upsert,
+        concurrency: options.concurrency,
+        attempts: options.attempts,
+    };
+    let sent = send_all(&clients, rx, &send_options, committed.clone()).await;
+    drop(progress);
+    let _ = reader.join();
+    let rows = match sent {
+        Ok(rows) => rows,
+        Err(failure) => {
+            let place = if mode == IfExists::Replace {
+                format!("the temporary collection {load_into:?} (the original {target:?} is untouched; drop the temporary one)")
+            } else {
+                format!("{load_into:?}")
+            };
+            let error = failure.error.context(format!(
+                "load stopped: {} rows were committed to {place}",
+                failure.committed
+            ));
+            return Err(
+                if error.root_cause().downcast_ref::<BadInput>().is_some()
+                    || error
+                        .chain()
+                        .any(|e| e.downcast_ref::<BadInput>().is_some())
+                {
+                    BadInput(error).into()
+                } else {
+                    error
+                },
+            );
+        }
+    };
+    let insert_seconds = insert_started.elapsed().as_secs_f64();
+    let batches = rows.div_ceil(batch_rows as u64);
+
+    client.flush(&load_into, options.wait).await?;
+    if creating {
+        let counted = client.statistics_row_count(&load_into).await?;
+        if counted != rows {
+            bail!("collection {load_into:?} counts {counted} rows after loading {rows}: not switching anything over");
+        }
+        if let Some(expected) = input.rows {
+            if expected != rows
+                && send.len() == spec.fields.iter().filter(|f| f.is_exported()).count()
+            {
+                bail!("the input holds {expected} rows but {rows} were loaded");
+            }
+        }
+    }
+
+    let mut indexes = Vec::new();
+    if creating {
+        for index in &spec.indexes {
+            let mut result = client
+                .create_index(
+                    &load_into,
+                    &index.field_name,
+                    &index.index_name,
+                    index_params(index, None),
+                )
+                .await;
+            if let (Err(e), Some(fallback)) = (&result, &options.index_fallback) {
+                eprintln!(
+                    "milvus-load: index {:?} ({}) refused ({e}); using --index-fallback {fallback}",
+                    index.index_name, index.index_type
+                );
+                result = client
+                    .create_index(
+                        &load_into,
+                        &index.field_name,
+                        &index.index_name,
+                        index_params(index, Some(fallback)),
+                    )
+                    .await;
+            }
+            result.with_context(|| {
+                format!(
+                    "the {rows} rows are in {load_into:?}, but index {:?} could not be created: \
+                     rerun with --index-fallback AUTOINDEX, or create it by hand",
+                    index.index_name
+                )
+            })?;
+            indexes.push(index.index_name.clone());
+        }
+        let vector_fields = spec
+            .fields
+            .iter()
+            .filter(|f| f.data_type().map(is_vector).unwrap_or(false))
+            .count();
+        if vector_fields > 0 && spec.indexes.is_empty() {
+            warnings.push(
+                "the header records no index: the collection cannot be loaded until one is created"
+                    .into(),
+            );
+        }
+        client.wait_for_indexes(&load_into, options.wait).await?;
+    }
+    let can_load = !(creating && spec.indexes.is_empty());
+    let loaded = !options.no_load && can_load;
+    if loaded {
+        client.load_collection(&load_into, options.wait).await?;
+    }
+
+    if mode == IfExists::Replace {
+        swap_in(&client, &load_into, &target).await?;
+    }
+    let mut aliases = Vec::new();
+    if options.restore_aliases {
+        aliases.extend(spec.aliases.iter().cloned());
+    }
+    aliases.extend(options.alias.iter().cloned());
+    for alias in &aliases {
+        client.point_alias(alias, &target).await?;
+    }
+    Ok(Summary {
+        collection: target,
+        database: client.db().to_string(),
+        rows,
+        seconds: started.elapsed().as_secs_f64(),
+        rows_per_s: rows as f64 / insert_seconds.max(1e-9),
+        batches,
+        batch_rows,
+        mode: mode_name.into(),
+        indexes,
+        loaded,
+        aliases,
+        warnings,
+    })
+}
+
+/// Replaces `target` with the fully loaded and verified `loaded`: its aliases
+/// move first (so readers never see a missing collection), then the old one
+/// is dropped and the new one takes its name.
+async fn swap_in(client: &Milvus, loaded: &str, target: &str) -> Result<()> {
+    let described = client.describe_collection(target).await?;
+    for alias in &described.aliases {
+        client.point_alias(alias, loaded).await?;
+    }
+    client
+        .drop_collection(target)
+        .await
+        .with_context(|| format!("replacing {target:?}: the new copy is loaded as {loaded:?}"))?;
+    client.rename_collection(loaded, target).await.with_context(|| {
+        format!("replacing {target:?}: the old collection is dropped and the new one is loaded as {loaded:?}: rename it")
+    })?;
+    Ok(())
+}

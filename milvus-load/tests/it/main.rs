@@ -1,0 +1,260 @@
+//! milvus-load against real servers (started by scripts/test.sh): the
+//! fidelity matrix (milvus-dump | milvus-load, compared through pymilvus)
+//! and the safety rules.
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use test_harness::{
+    compare_copy, describe, run, run_ok, seed, seed_output, unique_name, workspace_bin, Server,
+};
+
+fn load(server: Server) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_milvus-load"));
+    cmd.args(["--uri", &server.uri(), "-q"]);
+    cmd
+}
+
+fn dump(server: Server) -> Command {
+    let mut cmd = Command::new(workspace_bin("milvus-dump"));
+    cmd.args(["--uri", &server.uri(), "-q"]);
+    cmd
+}
+
+fn count(server: Server, name: &str) -> String {
+    seed_output(server, "count", name)
+}
+
+/// `milvus-dump -c NAME | milvus-load -c COPY`, a real pipe.
+fn pipe(from: Server, name: &str, to: Server, copy: &str, load_args: &[&str]) {
+    let mut producer = dump(from)
+        .args(["-c", name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = load(to)
+        .args(["-c", copy])
+        .args(load_args)
+        .stdin(producer.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    assert!(producer.wait().unwrap().success());
+    assert!(
+        out.status.success(),
+        "milvus-load: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every type the server has, through JSONL (a pipe) and Parquet (a file).
+fn every_type_round_trips(server: Server) {
+    let name = unique_name("ltypes");
+    seed(server, "types", &name, &["--rows", "60"]);
+    let via_jsonl = format!("{name}_j");
+    pipe(server, &name, server, &via_jsonl, &[]);
+    compare_copy((server, &name), (server, &via_jsonl));
+
+    let dir = tempfile::tempdir().unwrap();
+    let parquet = dir.path().join("t.parquet");
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--format", "parquet", "-o"])
+            .arg(&parquet),
+    );
+    let via_parquet = format!("{name}_p");
+    run_ok(load(server).args(["-c", &via_parquet]).arg(&parquet));
+    compare_copy((server, &name), (server, &via_parquet));
+}
+
+#[test]
+fn every_type_round_trips_on_lite25() {
+    every_type_round_trips(Server::Lite25);
+}
+
+#[test]
+fn every_type_round_trips_on_lite3() {
+    every_type_round_trips(Server::Lite3);
+}
+
+#[test]
+fn every_type_round_trips_on_milvus235() {
+    every_type_round_trips(Server::Milvus235);
+}
+
+#[test]
+fn milvus235_dumps_load_into_milvus_lite() {
+    let name = unique_name("cross");
+    seed(Server::Milvus235, "types", &name, &["--rows", "40"]);
+    for target in [Server::Lite25, Server::Lite3] {
+        pipe(
+            Server::Milvus235,
+            &name,
+            target,
+            &name,
+            &["--index-fallback", "AUTOINDEX"],
+        );
+        compare_copy((Server::Milvus235, &name), (target, &name));
+    }
+}
+
+fn write_stream(server: Server, name: &str, path: &Path) {
+    run_ok(dump(server).args(["-c", name, "-o"]).arg(path));
+}
+
+#[test]
+fn an_existing_collection_is_never_clobbered_by_surprise() {
+    let server = Server::Lite3;
+    let name = unique_name("exists");
+    seed(server, "bench", &name, &["--rows", "30", "--dim", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("s.jsonl");
+    write_stream(server, &name, &stream);
+
+    // Default: refuse, exit 4, nothing changed.
+    let out = run(load(server).arg(&stream));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        describe(&load(server), &out)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--if-exists"));
+    assert_eq!(count(server, &name), "30");
+
+    // Upsert: same keys, same count.
+    run_ok(load(server).args(["--if-exists", "upsert"]).arg(&stream));
+    assert_eq!(count(server, &name), "30");
+
+    // Replace beside, verify, swap, and flip an alias onto it.
+    let alias = format!("{name}_live");
+    run_ok(
+        load(server)
+            .args(["--if-exists", "replace", "--alias", &alias])
+            .arg(&stream),
+    );
+    assert_eq!(count(server, &name), "30");
+    assert_eq!(seed_output(server, "alias-target", &alias), name);
+}
+
+#[test]
+fn truncated_or_corrupt_input_is_refused_before_writing() {
+    let server = Server::Lite3;
+    let name = unique_name("corrupt");
+    seed(server, "bench", &name, &["--rows", "20", "--dim", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("s.jsonl");
+    write_stream(server, &name, &stream);
+    let text = std::fs::read_to_string(&stream).unwrap();
+
+    // No trailer: the stream was cut short.
+    let cut: Vec<&str> = text.lines().collect();
+    let truncated = dir.path().join("cut.jsonl");
+    std::fs::write(&truncated, cut[..cut.len() - 3].join("\n") + "\n").unwrap();
+    let copy = format!("{name}_copy");
+    let out = run(load(server).args(["-c", &copy]).arg(&truncated));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        describe(&load(server), &out)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("trailer"));
+    assert_eq!(count(server, &copy), "missing");
+
+    // One byte changed in a row: the checksum catches it.
+    let flipped = dir.path().join("flip.jsonl");
+    std::fs::write(&flipped, text.replacen("\"text\":\"", "\"text\":\"X", 1)).unwrap();
+    let out = run(load(server).args(["-c", &copy]).arg(&flipped));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        describe(&load(server), &out)
+    );
+    assert_eq!(count(server, &copy), "missing");
+
+    // A backup set with one part altered names the part.
+    let set = dir.path().join("set");
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--part-rows", "7", "--out-dir"])
+            .arg(&set),
+    );
+    let part = set.join(&name).join("part-00001.jsonl");
+    let mut bytes = std::fs::read(&part).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&part, bytes).unwrap();
+    let out = run(load(server).args(["-c", &copy]).arg(&set));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        describe(&load(server), &out)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("part-00001"));
+    assert_eq!(count(server, &copy), "missing");
+}
+
+#[test]
+fn a_backup_set_restores_and_dry_run_writes_nothing() {
+    let server = Server::Lite25;
+    let name = unique_name("set");
+    seed(server, "bench", &name, &["--rows", "50", "--dim", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    run_ok(
+        dump(server)
+            .args([
+                "-c",
+                &name,
+                "--format",
+                "parquet",
+                "--part-rows",
+                "16",
+                "--out-dir",
+            ])
+            .arg(&set),
+    );
+    let copy = format!("{name}_copy");
+    let out = run_ok(load(server).args(["-c", &copy, "--dry-run"]).arg(&set));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["rows"], 50);
+    assert_eq!(count(server, &copy), "missing");
+    run_ok(load(server).args(["-c", &copy]).arg(&set));
+    compare_copy((server, &name), (server, &copy));
+}
+
+#[test]
+fn headerless_rows_load_into_an_existing_collection() {
+    let server = Server::Lite3;
+    let name = unique_name("rows");
+    seed(server, "bench", &name, &["--rows", "5", "--dim", "4"]);
+    // An ingestion pipeline's rows: no header, no trailer.
+    let mut child = load(server)
+        .args(["-c", &name, "--if-exists", "append", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for id in 100..110 {
+            writeln!(
+                stdin,
+                r#"{{"id":{id},"embedding":[0.5,-1,2.25,{id}],"text":"row {id}"}}"#
+            )
+            .unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count(server, &name), "15");
+}
