@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
+use arrow::datatypes::SchemaRef;
 use milvus_wire::proto::schema::DataType;
 use milvus_wire::{LoadState, Milvus};
 use record_stream::header::{
@@ -124,7 +125,10 @@ pub struct Summary {
 struct Prepared {
     header: Header,
     plan: ReadPlan,
+    /// The stream's columns: the read fields, then `$partition` when rows carry it.
     fields: Vec<FieldSpec>,
+    /// Their Arrow schema.
+    schema: SchemaRef,
     loaded_by_us: bool,
     /// Rows already in complete parts from an interrupted run (--resume).
     resumed_rows: u64,
@@ -159,6 +163,10 @@ pub async fn describe(
             bail!("--partition: collection {name:?} has no partition {wanted:?}");
         }
     }
+    // With a partition key Milvus routes rows itself; otherwise the rows
+    // must say where they go back to.
+    let row_partitions = collection.partitions.iter().any(|p| p != "_default")
+        && !collection.fields.iter().any(|f| f.is_partition_key);
     let header = Header {
         format_version: FORMAT_VERSION,
         tool: "milvus-dump".into(),
@@ -178,6 +186,7 @@ pub async fn describe(
             filter: Some(options.filter.clone()).filter(|f| !f.is_empty()),
             partitions: options.partitions.clone(),
             fields: options.fields.clone(),
+            row_partitions,
         },
     };
     Ok((header, described.collection_id))
@@ -219,11 +228,29 @@ fn row_bytes_estimate(fields: &[FieldSpec]) -> usize {
 
 async fn prepare(client: &Milvus, name: &str, options: &DumpOptions) -> anyhow::Result<Prepared> {
     let (header, collection_id) = describe(client, name, options).await?;
-    let fields: Vec<FieldSpec> = layout::exported_fields(&header.collection, &options.fields)
+    let fields: Vec<FieldSpec> = layout::stream_fields(&header.collection, &header.scope)
         .into_iter()
         .cloned()
         .collect();
-    let schema = layout::arrow_schema(&fields.iter().collect::<Vec<_>>())?;
+    let stream_schema = layout::arrow_schema(&fields.iter().collect::<Vec<_>>())?;
+    let read_fields: Vec<FieldSpec> = fields
+        .iter()
+        .filter(|f| !layout::is_partition_column(f))
+        .cloned()
+        .collect();
+    let schema = layout::arrow_schema(&read_fields.iter().collect::<Vec<_>>())?;
+    let partition_lookup: Vec<String> = if header.scope.row_partitions {
+        header
+            .collection
+            .partitions
+            .iter()
+            .filter(|p| *p != "_default")
+            .filter(|p| options.partitions.is_empty() || options.partitions.contains(p))
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
     let pk_index = fields
         .iter()
         .position(|f| f.is_primary_key)
@@ -251,14 +278,17 @@ async fn prepare(client: &Milvus, name: &str, options: &DumpOptions) -> anyhow::
         plan: ReadPlan {
             collection: name.to_string(),
             collection_id,
-            fields: fields.clone(),
+            fields: read_fields,
             schema,
+            stream_schema: stream_schema.clone(),
+            partition_lookup,
             pk_index,
             filter: options.filter.clone(),
             partitions: options.partitions.clone(),
         },
         header,
         fields,
+        schema: stream_schema,
         loaded_by_us,
         resumed_rows: 0,
     })
@@ -461,7 +491,7 @@ async fn dump_stream(
         out,
         &prepared.header,
         &prepared.fields,
-        prepared.plan.schema.clone(),
+        prepared.schema.clone(),
     )?;
     let progress = Progress::start(
         "milvus-dump",
@@ -553,7 +583,7 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
                     *limits,
                     prepared.header.clone(),
                     prepared.fields.clone(),
-                    prepared.plan.schema.clone(),
+                    prepared.schema.clone(),
                 )?;
                 series.resume_after(progress.parts);
                 let progress = Progress::start(

@@ -22,6 +22,14 @@ impl Pk {
         }
     }
 
+    /// `field >= self` as a Milvus expression.
+    pub fn from_expr(&self, field: &str) -> String {
+        match self {
+            Pk::Int(v) => format!("{} >= {v}", field),
+            Pk::Str(s) => format!("{} >= {}", field, expr::string_literal(s)),
+        }
+    }
+
     /// `field <= self` as a Milvus expression.
     pub fn upto_expr(&self, field: &str) -> String {
         match self {

@@ -21,10 +21,15 @@ pub struct ReadPlan {
     pub collection: String,
     /// Collection id (0 where the server reports none).
     pub collection_id: i64,
-    /// Exported fields, in column order.
+    /// Fields read from the server, in column order.
     pub fields: Vec<FieldSpec>,
     /// Their Arrow schema.
     pub schema: SchemaRef,
+    /// The pages' schema: `schema`, plus the `$partition` column when
+    /// `partition_lookup` is not empty.
+    pub stream_schema: SchemaRef,
+    /// Partitions (besides `_default`) whose rows are labelled in `$partition`.
+    pub partition_lookup: Vec<String>,
     /// Index of the primary key among `fields`.
     pub pk_index: usize,
     /// User filter (empty: none).
@@ -283,6 +288,9 @@ pub async fn read_pages(
                 "the server returned key {first_pk:?} at or before the cursor {cursor:?}: paging would loop"
             ))));
         }
+        if !plan.partition_lookup.is_empty() {
+            batch = label_partitions(client, plan, snapshot, batch, &first_pk, &last_pk).await?;
+        }
         stats.rows += rows as u64;
         stats.pages += 1;
         cursor = Some(last_pk.clone());
@@ -301,6 +309,66 @@ pub async fn read_pages(
     stats.page_rows = sizer.used();
     stats.final_page_rows = sizer.rows();
     Ok(stats)
+}
+
+/// Adds the `$partition` column to a page: Milvus cannot return a row's
+/// partition, so each labelled partition is asked which of the page's keys
+/// it holds (a pk-only query over the page's key range: cheap); the rest are
+/// in `_default`.
+async fn label_partitions(
+    client: &Milvus,
+    plan: &ReadPlan,
+    snapshot: &Snapshot,
+    batch: RecordBatch,
+    first_pk: &Pk,
+    last_pk: &Pk,
+) -> Result<RecordBatch, ReadError> {
+    let convert = |source| ReadError::Convert {
+        collection: plan.collection.clone(),
+        source,
+    };
+    let rows = batch.num_rows();
+    let pk_field = &plan.fields[plan.pk_index];
+    let pk_column = batch.column(plan.pk_index).clone();
+    let mut labels: Vec<&str> = vec!["_default"; rows];
+    for partition in &plan.partition_lookup {
+        let mut request = base_request(client, plan, rows, Some(snapshot));
+        request.partition_names = vec![partition.clone()];
+        request.output_fields = vec![pk_field.name.clone()];
+        request.expr = expr::and(
+            &plan.filter,
+            &expr::and(
+                &first_pk.from_expr(&pk_field.name),
+                &last_pk.upto_expr(&pk_field.name),
+            ),
+        );
+        let results = query_with_retries(client, request).await?;
+        let Some(data) = results
+            .fields_data
+            .into_iter()
+            .find(|f| f.field_name == pk_field.name)
+        else {
+            continue;
+        };
+        let schema = record_stream::layout::arrow_schema(&[pk_field]).map_err(convert)?;
+        let keys = record_stream::from_milvus::record_batch(&[pk_field], &schema, vec![data])
+            .map_err(convert)?;
+        let keys = keys.column(0);
+        let mut members: Vec<Pk> = (0..keys.len())
+            .filter_map(|row| pk::pk_at(keys.as_ref(), row))
+            .collect();
+        members.sort_unstable();
+        for (row, label) in labels.iter_mut().enumerate() {
+            if let Some(key) = pk::pk_at(pk_column.as_ref(), row) {
+                if members.binary_search(&key).is_ok() {
+                    *label = partition;
+                }
+            }
+        }
+    }
+    let mut columns = batch.columns().to_vec();
+    columns.push(std::sync::Arc::new(arrow::array::StringArray::from(labels)));
+    RecordBatch::try_new(plan.stream_schema.clone(), columns).map_err(|e| convert(e.into()))
 }
 
 /// The next `limit` keys after `after`, ascending (a pk-only query: cheap).

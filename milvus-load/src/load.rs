@@ -14,8 +14,9 @@ use milvus_wire::insert_batch::InsertBatch;
 use milvus_wire::progress::Progress;
 use milvus_wire::proto::schema::DataType;
 use milvus_wire::{ConnectOptions, Milvus};
-use record_stream::header::{CollectionSpec, FieldSpec, Header, HEADER_KEY};
+use record_stream::header::{CollectionSpec, FieldSpec, Header, Scope, HEADER_KEY};
 use record_stream::jsonl_read::JsonlReader;
+use record_stream::layout;
 use record_stream::parquet_read::ParquetInput;
 use record_stream::to_milvus::insert_columns;
 use serde::Serialize;
@@ -145,10 +146,10 @@ struct Columns {
     skip: Vec<String>,
 }
 
-fn columns(spec: &CollectionSpec, selected: &[String], new_ids: bool) -> Columns {
+fn columns(spec: &CollectionSpec, scope: &Scope, new_ids: bool) -> Columns {
     let mut send = Vec::new();
     let mut skip = Vec::new();
-    for field in record_stream::layout::exported_fields(spec, selected) {
+    for field in layout::stream_fields(spec, scope) {
         if field.is_primary_key && field.auto_id && new_ids {
             skip.push(field.name.clone());
         } else {
@@ -223,26 +224,35 @@ struct ReadPlan {
 fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) {
     let units = std::mem::take(&mut plan.units);
     let plan = plan;
-    let refs: Vec<&FieldSpec> = plan.send.iter().collect();
-    let pk_column = plan.send.iter().position(|f| f.is_primary_key);
+    let partition_column = plan.send.iter().position(layout::is_partition_column);
+    let refs: Vec<&FieldSpec> = plan
+        .send
+        .iter()
+        .filter(|f| !layout::is_partition_column(f))
+        .collect();
+    let pk_column = refs.iter().position(|f| f.is_primary_key);
     let mut emit = |source: &str, batch: RecordBatch| -> Result<()> {
-        if batch.num_rows() == 0 {
-            return Ok(());
+        for (partition, batch) in by_partition(batch, partition_column)? {
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            let fields_data =
+                insert_columns(&refs, &batch).map_err(|e| BadInput(anyhow!("{source}: {e}")))?;
+            let prepared = Prepared {
+                first_pk: pk_text(&batch, pk_column),
+                rows: batch.num_rows() as u64,
+                batch: InsertBatch {
+                    collection_name: plan.collection.clone(),
+                    partition_name: partition,
+                    fields_data,
+                    num_rows: u32::try_from(batch.num_rows()).unwrap_or(u32::MAX),
+                    ..Default::default()
+                },
+            };
+            tx.blocking_send(Ok(prepared))
+                .map_err(|_| anyhow!("the insert side stopped"))?;
         }
-        let fields_data =
-            insert_columns(&refs, &batch).map_err(|e| BadInput(anyhow!("{source}: {e}")))?;
-        let prepared = Prepared {
-            first_pk: pk_text(&batch, pk_column),
-            rows: batch.num_rows() as u64,
-            batch: InsertBatch {
-                collection_name: plan.collection.clone(),
-                fields_data,
-                num_rows: u32::try_from(batch.num_rows()).unwrap_or(u32::MAX),
-                ..Default::default()
-            },
-        };
-        tx.blocking_send(Ok(prepared))
-            .map_err(|_| anyhow!("the insert side stopped"))
+        Ok(())
     };
     let result = (|| -> Result<()> {
         for unit in units {
@@ -267,6 +277,41 @@ fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) {
     if let Err(e) = result {
         let _ = tx.blocking_send(Err(e));
     }
+}
+
+/// Splits a batch by its `$partition` column (when it has one) into one
+/// batch per partition, without that column. No column: one batch for the
+/// default routing (empty partition name).
+fn by_partition(
+    batch: RecordBatch,
+    partition_column: Option<usize>,
+) -> Result<Vec<(String, RecordBatch)>> {
+    let Some(index) = partition_column else {
+        return Ok(vec![(String::new(), batch)]);
+    };
+    let labels = batch.column(index).as_string::<i32>().clone();
+    let mut rest = batch;
+    rest.remove_column(index);
+    let mut names: Vec<&str> = Vec::new();
+    for label in labels.iter().flatten() {
+        if !names.contains(&label) {
+            names.push(label);
+        }
+    }
+    if names.len() <= 1 {
+        return Ok(vec![(names.first().unwrap_or(&"").to_string(), rest)]);
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let mask: arrow::array::BooleanArray =
+                labels.iter().map(|l| Some(l == Some(name))).collect();
+            Ok((
+                name.to_string(),
+                arrow::compute::filter_record_batch(&rest, &mask)?,
+            ))
+        })
+        .collect()
 }
 
 fn read_jsonl(
@@ -338,8 +383,8 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
     };
     let exists = client.has_collection(&target).await?;
     // The schema: the header's, or for headerless input the existing collection's.
-    let (spec, selected) = match &header {
-        Some(h) => (h.collection.clone(), h.scope.fields.clone()),
+    let (spec, scope) = match &header {
+        Some(h) => (h.collection.clone(), h.scope.clone()),
         None => {
             if !exists {
                 return Err(Refused(anyhow!(
@@ -350,7 +395,7 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
             let described = client.describe_collection(&target).await?;
             let partitions = client.list_partitions(&target).await?;
             let spec = CollectionSpec::from_server(&described, partitions, &[])?;
-            (spec, Vec::new())
+            (spec, Scope::default())
         }
     };
     let mode = match (exists, options.if_exists) {
@@ -378,7 +423,7 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         ))
         .into());
     }
-    let Columns { send, skip } = columns(&spec, &selected, options.new_ids);
+    let Columns { send, skip } = columns(&spec, &scope, options.new_ids);
     let row_bytes = input
         .units
         .first()
@@ -413,9 +458,9 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
             .collect()
     };
     let mut warnings = Vec::new();
-    if !explicit_partitions.is_empty() {
+    if !explicit_partitions.is_empty() && !scope.row_partitions {
         warnings.push(format!(
-            "partitions {explicit_partitions:?} are recreated, but the stream does not record which partition a row was in: every row goes to _default"
+            "partitions {explicit_partitions:?} are recreated, but this stream does not record which partition a row was in: every row goes to _default"
         ));
     }
     if options.dry_run {

@@ -24,6 +24,11 @@ pub const HEADER_KEY: &str = "$milvus_dump";
 /// The name of Milvus's dynamic-field column.
 pub const DYNAMIC_FIELD: &str = "$meta";
 
+/// The column that names each row's partition, in streams of collections
+/// with explicit partitions ([`Scope::row_partitions`]). Milvus field names
+/// cannot start with `$`, so it never collides with a field.
+pub const PARTITION_COLUMN: &str = "$partition";
+
 /// The header of a stream or backup-set collection.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Header {
@@ -77,6 +82,10 @@ pub struct Scope {
     /// The fields exported (empty: all).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub fields: Vec<String>,
+    /// Rows carry their partition in a last column, [`PARTITION_COLUMN`]
+    /// (collections with explicit partitions and no partition key).
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub row_partitions: bool,
 }
 
 /// A collection's full description.

@@ -11,14 +11,14 @@
 //! | FLOAT16_VECTOR, BFLOAT16_VECTOR | `List<UInt8>` (raw little-endian, 2·dim bytes) |
 //! | INT8_VECTOR | `List<Int8>` |
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 
 use arrow::datatypes::{DataType as ArrowType, Field, Schema, SchemaRef};
 use milvus_wire::proto::schema::DataType;
 
 use crate::error::{Error, Result};
-use crate::header::{CollectionSpec, FieldSpec, DYNAMIC_FIELD};
+use crate::header::{CollectionSpec, FieldSpec, Scope, DYNAMIC_FIELD, PARTITION_COLUMN};
 
 /// Arrow field metadata key holding the Milvus type name.
 pub const MILVUS_TYPE_KEY: &str = "milvus.type";
@@ -82,6 +82,42 @@ pub fn exported_fields<'a>(
             selected.is_empty() || f.is_primary_key || selected.iter().any(|s| s == &f.name)
         })
         .collect()
+}
+
+/// The pseudo-field of the [`PARTITION_COLUMN`]: a VARCHAR column.
+pub fn partition_field() -> &'static FieldSpec {
+    static FIELD: OnceLock<FieldSpec> = OnceLock::new();
+    FIELD.get_or_init(|| FieldSpec {
+        name: PARTITION_COLUMN.into(),
+        field_id: 0,
+        data_type: DataType::VarChar.as_str_name().into(),
+        element_type: None,
+        description: String::new(),
+        type_params: BTreeMap::from([("max_length".to_string(), "255".to_string())]),
+        is_primary_key: false,
+        auto_id: false,
+        nullable: false,
+        is_dynamic: false,
+        is_partition_key: false,
+        is_clustering_key: false,
+        is_function_output: false,
+        default_value: None,
+    })
+}
+
+/// Whether a stream field is the [`PARTITION_COLUMN`] rather than a collection field.
+pub fn is_partition_column(field: &FieldSpec) -> bool {
+    field.name == PARTITION_COLUMN
+}
+
+/// The columns of a stream of `collection` with `scope`: the exported
+/// fields, then the [`PARTITION_COLUMN`] when rows carry their partition.
+pub fn stream_fields<'a>(collection: &'a CollectionSpec, scope: &Scope) -> Vec<&'a FieldSpec> {
+    let mut fields = exported_fields(collection, &scope.fields);
+    if scope.row_partitions {
+        fields.push(partition_field());
+    }
+    fields
 }
 
 /// The Arrow schema of a stream of `fields`.

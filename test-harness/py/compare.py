@@ -106,6 +106,21 @@ def canon_value(f, v, live, parquet=False):
     return v
 
 
+def partition_of(client, name, pk):
+    """pk -> partition name, for every row (Milvus cannot return it with the row)."""
+    where = {}
+    try:
+        partitions = client.list_partitions(name)
+    except Exception:  # Milvus Lite 2.5 has no partitions (ShowPartitions unimplemented)
+        partitions = [None]
+    for partition in partitions:
+        if partition is None:
+            return {r[pk]: "_default" for r in read_live(client, name, fields=[pk])}
+        for r in read_live(client, name, partitions=[partition], fields=[pk]):
+            where[r[pk]] = partition
+    return where
+
+
 def canon_dump_row(schema, row, parquet):
     out = {}
     for k, v in row.items():
@@ -146,7 +161,7 @@ SCHEMA = None  # set in main: the live schema, to check Parquet column types
 def check_parquet_types(schema, table):
     problems = []
     for column in table.schema:
-        if column.name == "$meta":
+        if column.name in ("$meta", "$partition"):
             want = "string"
         else:
             f = schema.fields[column.name]
@@ -235,6 +250,17 @@ def main():
         problems.append(f"keys differ: {len(dumped_pks)} dumped, {len(live_by_pk)} live, "
                         f"missing {sorted(set(live_by_pk) - set(dumped_pks))[:5]}, "
                         f"extra {sorted(set(dumped_pks) - set(live_by_pk))[:5]}")
+    labelled = [r for r, _ in dumped if "$partition" in r]
+    if labelled:
+        where = partition_of(client, args.name, schema.pk)
+        for r in labelled:
+            if where.get(r[schema.pk]) != r["$partition"]:
+                problems.append(f"pk {r[schema.pk]!r}: $partition {r['$partition']!r}, "
+                                f"live in {where.get(r[schema.pk])!r}")
+        if len(labelled) != len(dumped):
+            problems.append(f"{len(dumped) - len(labelled)} rows without $partition")
+    for r, _ in dumped:
+        r.pop("$partition", None)
     compared = 0
     for r, parquet in dumped:
         want = live_by_pk.get(r[schema.pk])
@@ -256,11 +282,12 @@ def connect(uri, db):
     return MilvusClient(uri=uri, db_name=db) if db else MilvusClient(uri=uri)
 
 
-def read_live(client, name, flt=""):
+def read_live(client, name, flt="", partitions=None, fields=("*",)):
     import logging
     logging.getLogger("pymilvus").setLevel(logging.ERROR)
     rows = []
-    it = client.query_iterator(name, batch_size=1000, filter=flt, output_fields=["*"])
+    it = client.query_iterator(name, batch_size=1000, filter=flt, output_fields=list(fields),
+                               partition_names=partitions)
     while True:
         page = it.next()
         if not page:
@@ -322,6 +349,12 @@ def compare_live(args):
     problems = schema_problems(orig_client, args.name, copy_client, args.copy, args.cross_version)
     orig = {r[schema.pk]: canon_live(schema, r) for r in read_live(orig_client, args.name)}
     copy = {r[schema.pk]: canon_live(schema, r) for r in read_live(copy_client, args.copy)}
+    where_orig = partition_of(orig_client, args.name, schema.pk)
+    where_copy = partition_of(copy_client, args.copy, schema.pk)
+    moved = [pk for pk in where_orig if where_orig[pk] != where_copy.get(pk)]
+    if moved:
+        problems.append(f"{len(moved)} rows in another partition, e.g. pk {moved[0]!r}: "
+                        f"{where_orig[moved[0]]} vs {where_copy.get(moved[0])}")
     if set(orig) != set(copy):
         problems.append(f"keys differ: {len(orig)} original, {len(copy)} copy, "
                         f"missing {sorted(set(orig) - set(copy))[:5]}, extra {sorted(set(copy) - set(orig))[:5]}")

@@ -174,10 +174,16 @@ def row(i, caps):
     return r
 
 
-def insert_rows(client, name, caps, start, rows, batch=500):
+def insert_rows(client, name, caps, start, rows, batch=500, partitions=()):
+    """Rows start..start+rows; with partitions, row i goes to partitions[i % (n+1) - 1]
+    (every (n+1)th row stays in _default)."""
+    targets = ["_default", *partitions]
     for lo in range(start, start + rows, batch):
         hi = min(lo + batch, start + rows)
-        client.insert(name, [row(i, caps) for i in range(lo, hi)])
+        for k, target in enumerate(targets):
+            chunk = [row(i, caps) for i in range(lo, hi) if i % len(targets) == k]
+            if chunk:
+                client.insert(name, chunk, partition_name=target)
 
 
 def cmd_types(args):
@@ -198,7 +204,7 @@ def cmd_types(args):
     client.create_collection(args.name, schema=schema, index_params=index_params)
     for p in args.partitions:
         client.create_partition(args.name, p)
-    insert_rows(client, args.name, caps, 0, args.rows)
+    insert_rows(client, args.name, caps, 0, args.rows, partitions=args.partitions)
     client.load_collection(args.name)
 
 
