@@ -9,6 +9,8 @@
 //!   spooled and verified first. Headerless JSONL (an ingestion pipeline's
 //!   rows) has nothing to verify and is streamed.
 //! - A backup set: the manifest, then every part's size and sha256.
+//! - Milvus's JSON import document, `{"rows": [{...}, ...]}` (pymilvus's
+//!   BulkWriter writes it), is read as the rows it holds, one at a time.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -104,6 +106,163 @@ fn starts_with_header(reader: &mut dyn BufRead) -> io::Result<bool> {
         .starts_with(&format!("{{\"{HEADER_KEY}\"")))
 }
 
+/// Whether the input is a JSON import document: `{"rows": [` then an object.
+fn is_rows_document(reader: &mut dyn BufRead) -> io::Result<bool> {
+    let start = reader.fill_buf()?;
+    let text: String = String::from_utf8_lossy(&start[..start.len().min(256)])
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    Ok(text.starts_with("{\"rows\":[{") || text == "{\"rows\":[]}")
+}
+
+/// Reads a `{"rows": [...]}` document as JSONL: each element of the array on
+/// its own line. Raw line breaks can only be whitespace in JSON (inside
+/// strings they are escaped), so they become spaces; commas between elements
+/// become line breaks. Python's bare `NaN`, `Infinity` and `-Infinity`
+/// (BulkWriter writes them) become the strings the stream format uses.
+/// Constant memory, whatever the document's size.
+pub struct RowsDocument<R> {
+    inner: R,
+    state: DocState,
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+    /// Inside a bare `NaN`/`Infinity` token (quoted on the way out).
+    in_bare: bool,
+    /// A `-` outside strings not yet written: `-Infinity` or a number.
+    minus: bool,
+    /// Converted bytes not yet returned.
+    pending: Vec<u8>,
+    taken: usize,
+}
+
+#[derive(PartialEq)]
+enum DocState {
+    /// Before the array's `[`.
+    Prelude,
+    /// Inside the array.
+    Rows,
+    /// After its `]`.
+    Done,
+}
+
+impl<R: BufRead> RowsDocument<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            state: DocState::Prelude,
+            depth: 0,
+            in_string: false,
+            escaped: false,
+            in_bare: false,
+            minus: false,
+            pending: Vec::with_capacity(1 << 16),
+            taken: 0,
+        }
+    }
+
+    fn convert(&mut self, byte: u8) {
+        let out = &mut self.pending;
+        match self.state {
+            DocState::Prelude => {
+                if byte == b'[' {
+                    self.state = DocState::Rows;
+                }
+            }
+            DocState::Done => {}
+            DocState::Rows if self.in_string => {
+                out.push(byte);
+                if self.escaped {
+                    self.escaped = false;
+                } else if byte == b'\\' {
+                    self.escaped = true;
+                } else if byte == b'"' {
+                    self.in_string = false;
+                }
+            }
+            DocState::Rows => {
+                if self.in_bare {
+                    if byte.is_ascii_alphabetic() {
+                        out.push(byte);
+                        return;
+                    }
+                    out.push(b'"');
+                    self.in_bare = false;
+                }
+                if self.minus {
+                    self.minus = false;
+                    if byte == b'I' {
+                        out.extend_from_slice(b"\"-I");
+                        self.in_bare = true;
+                        return;
+                    }
+                    out.push(b'-');
+                }
+                match byte {
+                    b'"' => {
+                        self.in_string = true;
+                        out.push(byte);
+                    }
+                    b'-' => self.minus = true,
+                    b'N' | b'I' => {
+                        out.extend_from_slice(&[b'"', byte]);
+                        self.in_bare = true;
+                    }
+                    b'{' | b'[' => {
+                        self.depth += 1;
+                        out.push(byte);
+                    }
+                    b'}' | b']' if self.depth > 0 => {
+                        self.depth -= 1;
+                        out.push(byte);
+                    }
+                    // The array's own `]`.
+                    b']' => {
+                        self.state = DocState::Done;
+                        out.push(b'\n');
+                    }
+                    b',' if self.depth == 0 => out.push(b'\n'),
+                    b'\n' | b'\r' => out.push(b' '),
+                    other => out.push(other),
+                }
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Read for RowsDocument<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.taken == self.pending.len() {
+            self.pending.clear();
+            self.taken = 0;
+            if self.state == DocState::Done {
+                return Ok(0);
+            }
+            let available = self.inner.fill_buf()?;
+            if available.is_empty() {
+                if self.state == DocState::Rows {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the \"rows\" array is not closed: the document is truncated",
+                    ));
+                }
+                self.state = DocState::Done;
+                return Ok(0);
+            }
+            let chunk = available.to_vec();
+            self.inner.consume(chunk.len());
+            for byte in chunk {
+                self.convert(byte);
+            }
+        }
+        let n = out.len().min(self.pending.len() - self.taken);
+        out[..n].copy_from_slice(&self.pending[self.taken..self.taken + n]);
+        self.taken += n;
+        Ok(n)
+    }
+}
+
 /// Opens `location`: `-` for stdin, a file, or a backup-set directory.
 /// `pick` chooses a collection out of a set holding several.
 pub fn open(location: &str, pick: Option<&str>, spool: &Spool) -> Result<Input> {
@@ -157,6 +316,18 @@ pub fn jsonl_reader(path: &Path, zstd: bool) -> Result<Box<dyn BufRead + Send>> 
 
 fn jsonl_file(source: &str, path: &Path, zstd: bool) -> Result<Input> {
     let mut reader = jsonl_reader(path, zstd)?;
+    if is_rows_document(&mut reader)? {
+        return Ok(Input {
+            header: None,
+            rows: None,
+            units: vec![Unit::JsonlStream {
+                source: source.to_string(),
+                reader: Box::new(BufReader::new(RowsDocument::new(reader))),
+            }],
+            parts: Vec::new(),
+            _spooled: Vec::new(),
+        });
+    }
     if !starts_with_header(&mut reader)? {
         // Headerless rows: nothing to verify up front.
         return Ok(Input {
@@ -292,4 +463,36 @@ fn open_set(dir: &Path, pick: Option<&str>) -> Result<Input> {
         parts: entry.parts.clone(),
         _spooled: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rows_document_reads_as_one_row_per_line() {
+        let doc = "{\n  \"rows\": [\n    {\n      \"id\": 1,\n      \"s\": \"a,]\\\"}\\n\",\n      \"v\": [1, -2, NaN, -Infinity, Infinity]\n    },\n    {\"id\": 2, \"o\": {\"k\": [3]}}\n  ]\n}\n";
+        assert!(is_rows_document(&mut doc.as_bytes()).unwrap());
+        let mut text = String::new();
+        RowsDocument::new(doc.as_bytes())
+            .read_to_string(&mut text)
+            .unwrap();
+        let rows: Vec<serde_json::Value> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["s"], "a,]\"}\n");
+        assert_eq!(rows[1]["o"]["k"][0], 3);
+        assert_eq!(
+            rows[0]["v"],
+            serde_json::json!([1, -2, "NaN", "-Infinity", "Infinity"])
+        );
+        assert!(!is_rows_document(&mut &b"{\"id\": 1}\n"[..]).unwrap());
+        let mut truncated = String::new();
+        assert!(RowsDocument::new(&b"{\"rows\": [{\"id\": 1},"[..])
+            .read_to_string(&mut truncated)
+            .is_err());
+    }
 }

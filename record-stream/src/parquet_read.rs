@@ -160,6 +160,9 @@ impl ParquetRows {
                 if column.data_type() == target.data_type() {
                     return Ok(column.clone());
                 }
+                if let Some(halves) = half_vectors_from_floats(field, column)? {
+                    return Ok(halves);
+                }
                 // Bulk-import files from other writers: nullable list items,
                 // large strings, other integer widths... cast where lossless.
                 arrow::compute::cast(column, target.data_type()).map_err(|e| {
@@ -184,6 +187,52 @@ impl ParquetRows {
             ))
         })
     }
+}
+
+/// FLOAT16/BFLOAT16 vectors written as float lists (pymilvus's BulkWriter
+/// does, given lists): each value as its 2 little-endian half bytes, the
+/// stream layout's `List<UInt8>`. `None` for any other column.
+fn half_vectors_from_floats(field: &FieldSpec, column: &ArrayRef) -> Result<Option<ArrayRef>> {
+    use arrow::array::{Array, AsArray, ListArray, UInt8Array};
+    use arrow::buffer::{OffsetBuffer, ScalarBuffer};
+    use arrow::datatypes::{DataType as ArrowType, Float32Type};
+    use milvus_wire::proto::schema::DataType;
+    let data_type = field.data_type()?;
+    let is_half = matches!(
+        data_type,
+        DataType::Float16Vector | DataType::BFloat16Vector
+    );
+    let ArrowType::List(item) = column.data_type() else {
+        return Ok(None);
+    };
+    if !is_half || item.data_type() != &ArrowType::Float32 {
+        return Ok(None);
+    }
+    let list = column.as_list::<i32>();
+    let floats = list.values().as_primitive::<Float32Type>();
+    let bytes: Vec<u8> = floats
+        .values()
+        .iter()
+        .flat_map(|v| {
+            if data_type == DataType::Float16Vector {
+                half::f16::from_f32(*v).to_le_bytes()
+            } else {
+                half::bf16::from_f32(*v).to_le_bytes()
+            }
+        })
+        .collect();
+    let offsets: Vec<i32> = list.value_offsets().iter().map(|o| o * 2).collect();
+    let item = std::sync::Arc::new(arrow::datatypes::Field::new(
+        "item",
+        ArrowType::UInt8,
+        false,
+    ));
+    Ok(Some(Arc::new(ListArray::try_new(
+        item,
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        Arc::new(UInt8Array::from(bytes)),
+        list.nulls().cloned(),
+    )?)))
 }
 
 impl Iterator for ParquetRows {

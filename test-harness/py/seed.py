@@ -14,6 +14,7 @@ JSON, empty arrays, sparse vectors with zero and many entries, nulls.
 
 import argparse
 import math
+import os
 import sys
 
 import numpy as np
@@ -32,9 +33,11 @@ DIM = 8
 SPECIAL_FLOATS = [float("nan"), float("inf"), float("-inf"), -0.0, 1e-45, 3.4028234663852886e38]
 
 
-def float_value(i):
+def float_value(i, caps=()):
     if i % 17 < len(SPECIAL_FLOATS):
-        return SPECIAL_FLOATS[i % 17]
+        v = SPECIAL_FLOATS[i % 17]
+        # BulkWriter's Parquet (through pandas) turns NaN into null.
+        return 0.5 if "bulk" in caps and v != v else v
     return (i * 0.1) - 3.3
 
 
@@ -121,8 +124,8 @@ def row(i, caps):
         "f_int16": [-32768, 32767][i % 2] if i % 5 == 0 else i,
         "f_int32": [-2**31, 2**31 - 1][i % 2] if i % 6 == 0 else -i,
         "f_int64": [-2**63, 2**63 - 1][i % 2] if i % 7 == 0 else i * 1_000_000_007,
-        "f_float": float_value(i),
-        "f_double": float_value(i + 1) if i % 9 else math.pi * i,
+        "f_float": float_value(i, caps),
+        "f_double": float_value(i + 1, caps) if i % 9 else math.pi * i,
         "f_varchar": text_value(i),
         "f_json": json_value(i, caps),
         "v_float": rng.standard_normal(DIM).astype(np.float32).tolist(),
@@ -186,11 +189,9 @@ def insert_rows(client, name, caps, start, rows, batch=500, partitions=()):
                 client.insert(name, chunk, partition_name=target)
 
 
-def cmd_types(args):
-    caps = CAPS[args.server]
-    client = connect(args.uri)
-    if client.has_collection(args.name):
-        client.drop_collection(args.name)
+def create_types(client, name, caps, partitions):
+    if client.has_collection(name):
+        client.drop_collection(name)
     schema = build_schema(client, caps)
     index_params = client.prepare_index_params()
     for f in schema.fields:
@@ -201,9 +202,49 @@ def cmd_types(args):
             index_params.add_index(f.name, index_type="BIN_FLAT", metric_type="HAMMING")
         elif f.dtype == DataType.SPARSE_FLOAT_VECTOR:
             index_params.add_index(f.name, index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
-    client.create_collection(args.name, schema=schema, index_params=index_params)
-    for p in args.partitions:
-        client.create_partition(args.name, p)
+    client.create_collection(name, schema=schema, index_params=index_params)
+    for p in partitions:
+        client.create_partition(name, p)
+    return schema
+
+
+def cmd_empty_types(args):
+    """The `types` collection without rows (a target for bulk-import files)."""
+    client = connect(args.uri)
+    create_types(client, args.name, caps_of(args), [])
+    client.load_collection(args.name)
+
+
+def cmd_bulk_files(args):
+    """Writes the `types` rows with pymilvus's LocalBulkWriter (--format parquet|json)
+    under --out, and prints the file paths, one per line."""
+    from pymilvus.bulk_writer import BulkFileType, LocalBulkWriter
+    caps = caps_of(args)
+    schema = build_schema(connect(args.uri), caps)
+    kind = {"parquet": BulkFileType.PARQUET, "json": BulkFileType.JSON}[args.format]
+    os.makedirs(args.out, exist_ok=True)
+    writer = LocalBulkWriter(schema=schema, local_path=args.out, file_type=kind)
+    for i in range(args.rows):
+        writer.append_row(row(i, caps))
+    writer.commit()
+    for batch in writer.batch_files:
+        for path in batch:
+            print(path)
+
+
+def caps_of(args):
+    """The server's types; --bulk-compatible drops what BulkWriter refuses (JSON scalars)."""
+    caps = set(CAPS[args.server])
+    if args.bulk_compatible:
+        caps.discard("json_scalars")
+        caps.add("bulk")
+    return caps
+
+
+def cmd_types(args):
+    caps = caps_of(args)
+    client = connect(args.uri)
+    create_types(client, args.name, caps, args.partitions)
     insert_rows(client, args.name, caps, 0, args.rows, partitions=args.partitions)
     client.load_collection(args.name)
 
@@ -294,7 +335,7 @@ def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("types", "insert", "bench", "append", "varchar-pk", "release", "load-state", "count",
-                 "alias-target"):
+                 "alias-target", "empty-types", "bulk-files"):
         s = sub.add_parser(name)
         s.add_argument("--uri", required=True)
         s.add_argument("--name", required=True)
@@ -304,6 +345,10 @@ def main():
         s.add_argument("--dim", type=int, default=768)
         s.add_argument("--partitions", nargs="*", default=[])
         s.add_argument("--db", default="", help="database (created if missing)")
+        s.add_argument("--out", help="bulk-files: output directory")
+        s.add_argument("--format", default="parquet", help="bulk-files: parquet or json")
+        s.add_argument("--bulk-compatible", action="store_true",
+                       help="types, empty-types, bulk-files: only values BulkWriter accepts")
     args = p.parse_args()
     if args.db:
         root = MilvusClient(uri=args.uri)
@@ -313,7 +358,8 @@ def main():
         args.uri = {"uri": args.uri, "db_name": args.db}
     {"types": cmd_types, "insert": cmd_insert, "bench": cmd_bench, "append": cmd_append,
      "varchar-pk": cmd_varchar_pk, "release": cmd_release,
-     "load-state": cmd_load_state, "count": cmd_count, "alias-target": cmd_aliases}[args.cmd](args)
+     "load-state": cmd_load_state, "count": cmd_count, "alias-target": cmd_aliases,
+     "empty-types": cmd_empty_types, "bulk-files": cmd_bulk_files}[args.cmd](args)
 
 
 if __name__ == "__main__":

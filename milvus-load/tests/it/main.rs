@@ -268,3 +268,54 @@ fn headerless_rows_load_into_an_existing_collection() {
     );
     assert_eq!(count(server, &name), "15");
 }
+
+/// Files in Milvus's bulk-import layouts, written by pymilvus's BulkWriter,
+/// load into an existing collection and equal the same rows inserted by pymilvus.
+fn bulk_import_files_load(server: Server) {
+    let name = unique_name("bulk");
+    seed(
+        server,
+        "types",
+        &name,
+        &["--rows", "30", "--bulk-compatible"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["parquet", "json"] {
+        let copy = format!("{name}_{format}");
+        seed(server, "empty-types", &copy, &["--bulk-compatible"]);
+        let out = run_ok(
+            test_harness::py("seed.py")
+                .args([
+                    "bulk-files",
+                    "--bulk-compatible",
+                    "--uri",
+                    &server.uri(),
+                    "--server",
+                    server.seed_name(),
+                    "--name",
+                    &copy,
+                    "--rows",
+                    "30",
+                    "--format",
+                    format,
+                    "--out",
+                ])
+                .arg(dir.path().join(format)),
+        );
+        let files = String::from_utf8(out.stdout).unwrap();
+        for file in files.lines() {
+            run_ok(load(server).args(["-c", &copy, "--if-exists", "append", file]));
+        }
+        compare_copy((server, &name), (server, &copy));
+    }
+}
+
+#[test]
+fn bulk_import_files_load_on_lite25() {
+    bulk_import_files_load(Server::Lite25);
+}
+
+#[test]
+fn bulk_import_files_load_on_lite3() {
+    bulk_import_files_load(Server::Lite3);
+}
