@@ -12,6 +12,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use milvus_wire::insert_batch::InsertBatch;
 use milvus_wire::progress::Progress;
+use milvus_wire::proto::common::KeyValuePair;
 use milvus_wire::proto::schema::DataType;
 use milvus_wire::{ConnectOptions, Milvus};
 use record_stream::header::{CollectionSpec, FieldSpec, Header, Scope, HEADER_KEY};
@@ -25,6 +26,9 @@ use tokio::sync::mpsc;
 use crate::input::{self, Input, Spool, Unit};
 use crate::insert::{send_all, Prepared, SendOptions};
 use crate::schema::{create_request, index_params, is_vector, ServerCaps};
+
+/// The collection property that lets an auto-id key take given ids.
+const ALLOW_INSERT_AUTO_ID: &str = "allow_insert_auto_id";
 
 /// What to do when the target collection exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -414,15 +418,20 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         caps.check(&spec).map_err(Refused)?;
     }
     let pk = spec.primary_key()?;
-    if creating && pk.auto_id && !options.new_ids {
+    // Keeping the dumped ids of an auto-id key takes the server's
+    // `allow_insert_auto_id`, set for the load and removed afterwards.
+    let keep_auto_ids = pk.auto_id && !options.new_ids;
+    if creating && keep_auto_ids && !caps.insert_auto_id {
         return Err(Refused(anyhow!(
-            "primary key {:?} is auto-id: {} cannot keep the dumped ids in a new auto-id collection. \
-             --new-ids lets Milvus assign new ones (references to the old ids break)",
+            "primary key {:?} is auto-id and the target server ({}) cannot insert given ids into \
+             an auto-id collection: --new-ids lets Milvus assign new ones (references to the old ids break)",
             pk.name,
             caps.name
         ))
         .into());
     }
+    let allow_ids_for_the_load =
+        creating && keep_auto_ids && !spec.properties.contains_key(ALLOW_INSERT_AUTO_ID);
     let Columns { send, skip } = columns(&spec, &scope, options.new_ids);
     let row_bytes = input
         .units
@@ -499,10 +508,11 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
 
     if creating {
         let mut request = create_request(&spec, &load_into)?;
-        if options.new_ids {
-            request
-                .properties
-                .retain(|kv| kv.key != "allow_insert_auto_id");
+        if allow_ids_for_the_load {
+            request.properties.push(KeyValuePair {
+                key: ALLOW_INSERT_AUTO_ID.into(),
+                value: "true".into(),
+            });
         }
         client.create_collection(request).await.map_err(|e| {
             Refused(anyhow!(e).context(format!("creating collection {load_into:?}")))
@@ -632,6 +642,11 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
             );
         }
         client.wait_for_indexes(&load_into, options.wait).await?;
+    }
+    if allow_ids_for_the_load {
+        client
+            .drop_collection_properties(&load_into, &[ALLOW_INSERT_AUTO_ID])
+            .await?;
     }
     let can_load = !(creating && spec.indexes.is_empty());
     let loaded = !options.no_load && can_load;

@@ -24,6 +24,9 @@ pub struct ServerCaps {
     pub multi_vector: bool,
     /// Functions (BM25, ...).
     pub functions: bool,
+    /// Accepts given ids for an auto-id primary key (the
+    /// `allow_insert_auto_id` property; Milvus Lite 2.5 takes them as is).
+    pub insert_auto_id: bool,
 }
 
 impl ServerCaps {
@@ -36,6 +39,7 @@ impl ServerCaps {
             nullable: true,
             multi_vector: true,
             functions: true,
+            insert_auto_id: true,
         };
         let Some(version) = version else {
             return everything;
@@ -84,6 +88,7 @@ impl ServerCaps {
             nullable: at_least(2, 5),
             multi_vector: at_least(2, 4),
             functions: at_least(2, 5),
+            insert_auto_id: at_least(2, 6),
             ..everything
         }
     }
@@ -327,7 +332,7 @@ mod tests {
     #[test]
     fn versions_map_to_what_the_server_lacks() {
         let old = ServerCaps::for_version(Some("v2.3.5-lite"));
-        assert!(!old.nullable && !old.multi_vector);
+        assert!(!old.nullable && !old.multi_vector && !old.insert_auto_id);
         assert!(old.missing_types.contains(&DataType::SparseFloatVector));
         let lite3 = ServerCaps::for_version(Some("milvus_lite-3.2.2"));
         assert!(lite3.nullable && lite3.missing_types.contains(&DataType::BinaryVector));

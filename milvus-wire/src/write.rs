@@ -139,6 +139,37 @@ impl Milvus {
         answer(op, call).await.map(drop)
     }
 
+    /// Removes collection properties.
+    pub async fn drop_collection_properties(&self, name: &str, keys: &[&str]) -> Result<()> {
+        let op = || format!("AlterCollection {name:?} (dropping properties {keys:?})");
+        let mut client = self.client.clone();
+        let call = client.alter_collection(pb::AlterCollectionRequest {
+            db_name: self.db.clone(),
+            collection_name: name.to_string(),
+            delete_keys: keys.iter().map(|k| k.to_string()).collect(),
+            ..Default::default()
+        });
+        match answer(op, call).await {
+            // A server without AlterCollection keeps no properties to drop.
+            Err(Error::Rpc { status, .. }) if status.code() == tonic::Code::Unimplemented => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// Deletes the rows matching `expr`; returns how many the server counted.
+    pub async fn delete(&self, collection: &str, expr: &str) -> Result<u64> {
+        let op = || format!("Delete from {collection:?} where {expr}");
+        let mut client = self.client.clone();
+        let call = client.delete(pb::DeleteRequest {
+            db_name: self.db.clone(),
+            collection_name: collection.to_string(),
+            expr: expr.to_string(),
+            ..Default::default()
+        });
+        let result = answer(op, call).await?;
+        Ok(u64::try_from(result.delete_cnt).unwrap_or(0))
+    }
+
     /// Creates a partition.
     pub async fn create_partition(&self, collection: &str, partition: &str) -> Result<()> {
         let op = || format!("CreatePartition {partition:?} of {collection:?}");

@@ -299,6 +299,23 @@ def cmd_load_state(args):
     print(getattr(state, "name", state))
 
 
+def cmd_auto_id(args):
+    """An auto-id INT64 key, a 4-dim vector and a VARCHAR, --rows rows."""
+    client = connect(args.uri)
+    if client.has_collection(args.name):
+        client.drop_collection(args.name)
+    schema = client.create_schema(auto_id=True, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True, auto_id=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=4)
+    schema.add_field("text", DataType.VARCHAR, max_length=64)
+    index_params = client.prepare_index_params()
+    index_params.add_index("v", index_type="FLAT", metric_type="L2")
+    client.create_collection(args.name, schema=schema, index_params=index_params)
+    client.insert(args.name, [{"v": [i, 0.5, -1.0, 2.0], "text": f"auto {i}"} for i in range(args.rows)])
+    client.flush(args.name)
+    client.load_collection(args.name)
+
+
 def cmd_count(args):
     """Prints the row count (count(*), Strong), or "missing" when there is no such collection."""
     client = connect(args.uri)
@@ -335,7 +352,7 @@ def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("types", "insert", "bench", "append", "varchar-pk", "release", "load-state", "count",
-                 "alias-target", "empty-types", "bulk-files"):
+                 "alias-target", "empty-types", "bulk-files", "auto-id"):
         s = sub.add_parser(name)
         s.add_argument("--uri", required=True)
         s.add_argument("--name", required=True)
@@ -359,7 +376,7 @@ def main():
     {"types": cmd_types, "insert": cmd_insert, "bench": cmd_bench, "append": cmd_append,
      "varchar-pk": cmd_varchar_pk, "release": cmd_release,
      "load-state": cmd_load_state, "count": cmd_count, "alias-target": cmd_aliases,
-     "empty-types": cmd_empty_types, "bulk-files": cmd_bulk_files}[args.cmd](args)
+     "empty-types": cmd_empty_types, "bulk-files": cmd_bulk_files, "auto-id": cmd_auto_id}[args.cmd](args)
 
 
 if __name__ == "__main__":

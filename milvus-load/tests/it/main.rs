@@ -319,3 +319,29 @@ fn bulk_import_files_load_on_lite25() {
 fn bulk_import_files_load_on_lite3() {
     bulk_import_files_load(Server::Lite3);
 }
+
+#[test]
+fn auto_id_keys_are_kept_where_the_server_allows_and_refused_where_not() {
+    // Milvus Lite 3 takes given ids (allow_insert_auto_id, removed after the load).
+    let server = Server::Lite3;
+    let name = unique_name("autoid");
+    seed(server, "auto-id", &name, &["--rows", "25"]);
+    let copy = format!("{name}_copy");
+    pipe(server, &name, server, &copy, &[]);
+    compare_copy((server, &name), (server, &copy));
+
+    // Milvus 2.3.5 cannot: refused before writing, with the way out named.
+    let old = Server::Milvus235;
+    let name = unique_name("autoid");
+    seed(old, "auto-id", &name, &["--rows", "25"]);
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("s.jsonl");
+    write_stream(old, &name, &stream);
+    let copy = format!("{name}_copy");
+    let out = run(load(old).args(["-c", &copy]).arg(&stream));
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&load(old), &out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--new-ids"));
+    assert_eq!(count(old, &copy), "missing");
+    run_ok(load(old).args(["-c", &copy, "--new-ids"]).arg(&stream));
+    assert_eq!(count(old, &copy), "25");
+}
