@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use crate::input::{self, Input, Spool, Unit};
 use crate::insert::{send_all, Prepared, SendOptions};
 use crate::schema::{create_request, index_params, is_vector, ServerCaps};
+use record_stream::manifest::Part;
 
 /// The collection property that lets an auto-id key take given ids.
 const ALLOW_INSERT_AUTO_ID: &str = "allow_insert_auto_id";
@@ -71,6 +72,8 @@ pub struct LoadOptions {
     pub index_fallback: Option<String>,
     /// Print the plan, write nothing.
     pub dry_run: bool,
+    /// Continue an interrupted load of a backup set: skip the parts already in.
+    pub resume: bool,
     /// Insert RPCs in flight (one connection each).
     pub concurrency: usize,
     /// Target encoded size of one insert request.
@@ -402,8 +405,17 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
             (spec, Scope::default())
         }
     };
+    if options.resume && input.parts.is_empty() {
+        return Err(Refused(anyhow!(
+            "--resume continues the load of a backup set; {} is a stream",
+            options.location
+        ))
+        .into());
+    }
+    let resuming = options.resume && exists;
     let mode = match (exists, options.if_exists) {
         (false, _) => IfExists::Fail, // i.e. create
+        (true, _) if resuming => IfExists::Append,
         (true, IfExists::Fail) => {
             return Err(Refused(anyhow!(
                 "collection {target:?} already exists: choose --if-exists append, upsert or replace"
@@ -453,6 +465,7 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         target.clone()
     };
     let mode_name = match mode {
+        _ if resuming => "resume",
         IfExists::Fail => "create",
         IfExists::Append => "append",
         IfExists::Upsert => "upsert",
@@ -522,6 +535,26 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         }
     }
 
+    let mut units = input.units;
+    let mut expected_rows = input.rows;
+    if resuming {
+        let wanted = parts_to_resume(&client, &spec, &load_into, &input.parts, options).await?;
+        expected_rows = Some(
+            input
+                .parts
+                .iter()
+                .zip(&wanted)
+                .filter(|(_, w)| **w)
+                .map(|(p, _)| p.rows)
+                .sum(),
+        );
+        units = units
+            .into_iter()
+            .zip(wanted)
+            .filter_map(|(unit, w)| w.then_some(unit))
+            .collect();
+    }
+
     // Insert: a reader thread, `concurrency` connections.
     let mut clients = vec![client.clone()];
     for _ in 1..options.concurrency.max(1) {
@@ -529,7 +562,7 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
     }
     let (tx, rx) = mpsc::channel(options.concurrency.max(1));
     let plan = ReadPlan {
-        units: input.units,
+        units,
         send: send.clone(),
         skip,
         batch_rows,
@@ -542,7 +575,7 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         options.progress,
         committed.clone(),
         &load_into,
-        input.rows.unwrap_or(0),
+        expected_rows.unwrap_or(0),
     );
     let insert_started = Instant::now();
     let send_options = SendOptions {
@@ -550,7 +583,13 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         concurrency: options.concurrency,
         attempts: options.attempts,
     };
-    let sent = send_all(&clients, rx, &send_options, committed.clone()).await;
+    let sent = tokio::select! {
+        sent = send_all(&clients, rx, &send_options, committed.clone()) => sent,
+        _ = tokio::signal::ctrl_c() => Err(crate::insert::SendError {
+            committed: committed.load(std::sync::atomic::Ordering::Relaxed),
+            error: anyhow!("interrupted (Ctrl-C)"),
+        }),
+    };
     drop(progress);
     let _ = reader.join();
     let rows = match sent {
@@ -561,8 +600,15 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
             } else {
                 format!("{load_into:?}")
             };
+            let next = if mode == IfExists::Replace {
+                String::new()
+            } else if !input.parts.is_empty() {
+                "; rerun with --resume to load the rest".to_string()
+            } else {
+                format!("; drop {load_into:?} and load again, or --if-exists upsert")
+            };
             let error = failure.error.context(format!(
-                "load stopped: {} rows were committed to {place}",
+                "load stopped: {} rows were committed to {place}{next}",
                 failure.committed
             ));
             return Err(
@@ -587,49 +633,29 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         if counted != rows {
             bail!("collection {load_into:?} counts {counted} rows after loading {rows}: not switching anything over");
         }
-        if let Some(expected) = input.rows {
-            if expected != rows
-                && send.len() == spec.fields.iter().filter(|f| f.is_exported()).count()
-            {
-                bail!("the input holds {expected} rows but {rows} were loaded");
-            }
+    }
+    if let Some(expected) = expected_rows {
+        if expected != rows {
+            bail!("the input holds {expected} rows but {rows} were loaded");
+        }
+    }
+    if resuming {
+        let total = client.count(&load_into, "", &[]).await?;
+        if Some(total) != input.rows {
+            bail!(
+                "after resuming, {load_into:?} holds {total} rows; the set has {}",
+                input.rows.unwrap_or(0)
+            );
         }
     }
 
     let mut indexes = Vec::new();
     if creating {
-        for index in &spec.indexes {
-            let mut result = client
-                .create_index(
-                    &load_into,
-                    &index.field_name,
-                    &index.index_name,
-                    index_params(index, None),
-                )
-                .await;
-            if let (Err(e), Some(fallback)) = (&result, &options.index_fallback) {
-                eprintln!(
-                    "milvus-load: index {:?} ({}) refused ({e}); using --index-fallback {fallback}",
-                    index.index_name, index.index_type
-                );
-                result = client
-                    .create_index(
-                        &load_into,
-                        &index.field_name,
-                        &index.index_name,
-                        index_params(index, Some(fallback)),
-                    )
-                    .await;
-            }
-            result.with_context(|| {
-                format!(
-                    "the {rows} rows are in {load_into:?}, but index {:?} could not be created: \
-                     rerun with --index-fallback AUTOINDEX, or create it by hand",
-                    index.index_name
-                )
+        indexes = create_indexes(&client, &spec, &load_into, options)
+            .await
+            .with_context(|| {
+                format!("the {rows} rows are in {load_into:?}, but its indexes could not be built")
             })?;
-            indexes.push(index.index_name.clone());
-        }
         let vector_fields = spec
             .fields
             .iter()
@@ -641,7 +667,6 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
                     .into(),
             );
         }
-        client.wait_for_indexes(&load_into, options.wait).await?;
     }
     if allow_ids_for_the_load {
         client
@@ -679,6 +704,93 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         aliases,
         warnings,
     })
+}
+
+/// Builds the header's indexes on `collection` (with `--index-fallback` where
+/// the server refuses a type) and waits until they are built.
+async fn create_indexes(
+    client: &Milvus,
+    spec: &CollectionSpec,
+    collection: &str,
+    options: &LoadOptions,
+) -> Result<Vec<String>> {
+    let mut built = Vec::new();
+    for index in &spec.indexes {
+        let create = |fallback: Option<&str>| {
+            client.create_index(
+                collection,
+                &index.field_name,
+                &index.index_name,
+                index_params(index, fallback),
+            )
+        };
+        let mut result = create(None).await;
+        if let (Err(e), Some(fallback)) = (&result, &options.index_fallback) {
+            eprintln!(
+                "milvus-load: index {:?} ({}) refused ({e}); using --index-fallback {fallback}",
+                index.index_name, index.index_type
+            );
+            result = create(Some(fallback)).await;
+        }
+        result.with_context(|| {
+            format!(
+                "index {:?}: rerun with --index-fallback AUTOINDEX, or create it by hand",
+                index.index_name
+            )
+        })?;
+        built.push(index.index_name.clone());
+    }
+    client.wait_for_indexes(collection, options.wait).await?;
+    Ok(built)
+}
+
+/// `--resume` of a backup set: which parts are already in `collection`,
+/// counted by each part's key range (the collection is indexed and loaded
+/// first, which counting needs). A part only partly there is deleted, to be
+/// loaded again whole. Returns the parts still to load.
+async fn parts_to_resume(
+    client: &Milvus,
+    spec: &CollectionSpec,
+    collection: &str,
+    parts: &[Part],
+    options: &LoadOptions,
+) -> Result<Vec<bool>> {
+    if client.describe_indexes(collection).await?.is_empty() {
+        create_indexes(client, spec, collection, options).await?;
+    }
+    client.load_collection(collection, options.wait).await?;
+    let pk = &spec.primary_key()?.name;
+    let literal = |value: &serde_json::Value| match value {
+        serde_json::Value::String(s) => Some(milvus_wire::expr::string_literal(s)),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let mut wanted = Vec::with_capacity(parts.len());
+    for part in parts {
+        let (Some(first), Some(last)) = (literal(&part.first_pk), literal(&part.last_pk)) else {
+            wanted.push(false); // an empty part
+            continue;
+        };
+        let range = format!("{pk} >= {first} && {pk} <= {last}");
+        let present = client.count(collection, &range, &[]).await?;
+        if present == part.rows {
+            eprintln!(
+                "milvus-load: resume: {} already loaded ({} rows)",
+                part.path, part.rows
+            );
+            wanted.push(false);
+            continue;
+        }
+        if present > 0 {
+            eprintln!(
+                "milvus-load: resume: {} only partly loaded ({present} of {} rows): loading it again",
+                part.path, part.rows
+            );
+            client.delete(collection, &range).await?;
+        }
+        wanted.push(true);
+    }
+    Ok(wanted)
 }
 
 /// Replaces `target` with the fully loaded and verified `loaded`: its aliases

@@ -71,6 +71,11 @@ struct Args {
     #[arg(long)]
     dry_run: bool,
 
+    /// Continue an interrupted load of a backup set into the existing
+    /// collection: parts already there (counted by key range) are skipped.
+    #[arg(long)]
+    resume: bool,
+
     /// Insert requests in flight, each on its own connection.
     #[arg(long, value_name = "N", default_value_t = 2,
           value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -147,6 +152,7 @@ fn main() -> ExitCode {
         new_ids: args.new_ids,
         index_fallback: args.index_fallback,
         dry_run: args.dry_run,
+        resume: args.resume,
         concurrency: usize::from(args.concurrency),
         batch_bytes: args.batch_bytes,
         attempts: args.attempts.max(1),

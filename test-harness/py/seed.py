@@ -316,6 +316,11 @@ def cmd_auto_id(args):
     client.load_collection(args.name)
 
 
+def cmd_delete(args):
+    """Deletes the rows matching --filter."""
+    connect(args.uri).delete(args.name, filter=args.filter)
+
+
 def cmd_count(args):
     """Prints the row count (count(*), Strong), or "missing" when there is no such collection."""
     client = connect(args.uri)
@@ -352,7 +357,7 @@ def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("types", "insert", "bench", "append", "varchar-pk", "release", "load-state", "count",
-                 "alias-target", "empty-types", "bulk-files", "auto-id"):
+                 "alias-target", "empty-types", "bulk-files", "auto-id", "delete"):
         s = sub.add_parser(name)
         s.add_argument("--uri", required=True)
         s.add_argument("--name", required=True)
@@ -363,6 +368,7 @@ def main():
         s.add_argument("--partitions", nargs="*", default=[])
         s.add_argument("--db", default="", help="database (created if missing)")
         s.add_argument("--out", help="bulk-files: output directory")
+        s.add_argument("--filter", default="", help="delete: which rows")
         s.add_argument("--format", default="parquet", help="bulk-files: parquet or json")
         s.add_argument("--bulk-compatible", action="store_true",
                        help="types, empty-types, bulk-files: only values BulkWriter accepts")
@@ -376,7 +382,8 @@ def main():
     {"types": cmd_types, "insert": cmd_insert, "bench": cmd_bench, "append": cmd_append,
      "varchar-pk": cmd_varchar_pk, "release": cmd_release,
      "load-state": cmd_load_state, "count": cmd_count, "alias-target": cmd_aliases,
-     "empty-types": cmd_empty_types, "bulk-files": cmd_bulk_files, "auto-id": cmd_auto_id}[args.cmd](args)
+     "empty-types": cmd_empty_types, "bulk-files": cmd_bulk_files, "auto-id": cmd_auto_id,
+     "delete": cmd_delete}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -345,3 +345,51 @@ fn auto_id_keys_are_kept_where_the_server_allows_and_refused_where_not() {
     run_ok(load(old).args(["-c", &copy, "--new-ids"]).arg(&stream));
     assert_eq!(count(old, &copy), "25");
 }
+
+#[test]
+fn resume_loads_only_the_parts_that_are_missing_or_partial() {
+    let server = Server::Lite3;
+    let name = unique_name("resume");
+    seed(server, "bench", &name, &["--rows", "50", "--dim", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--part-rows", "10", "--out-dir"])
+            .arg(&set),
+    );
+    let copy = format!("{name}_copy");
+    run_ok(load(server).args(["-c", &copy]).arg(&set));
+    // An interrupted load: part 2 (ids 10..19) missing, part 4 (30..39) half there.
+    seed(
+        server,
+        "delete",
+        &copy,
+        &[
+            "--filter",
+            "(id >= 10 and id < 20) or (id >= 35 and id < 40)",
+        ],
+    );
+    assert_eq!(count(server, &copy), "35");
+
+    let out = run_ok(load(server).args(["-c", &copy, "--resume"]).arg(&set));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("part-00000.jsonl already loaded"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("part-00003.jsonl only partly loaded"),
+        "{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["mode"], "resume");
+    assert_eq!(summary["rows"], 20);
+    compare_copy((server, &name), (server, &copy));
+
+    // A stream cannot be resumed.
+    let stream = dir.path().join("s.jsonl");
+    write_stream(server, &name, &stream);
+    let out = run(load(server).args(["-c", &copy, "--resume"]).arg(&stream));
+    assert_eq!(out.status.code(), Some(4));
+}
