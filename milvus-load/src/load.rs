@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::input::{self, Input, Spool, Unit};
 use crate::insert::{send_all, Prepared, SendOptions};
-use crate::schema::{create_request, index_params, is_vector, ServerCaps};
+use crate::schema::{create_request, fill_missing_params, index_params, is_vector, ServerCaps};
 use record_stream::manifest::Part;
 
 /// The collection property that lets an auto-id key take given ids.
@@ -390,7 +390,7 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
     };
     let exists = client.has_collection(&target).await?;
     // The schema: the header's, or for headerless input the existing collection's.
-    let (spec, scope) = match &header {
+    let (mut spec, scope) = match &header {
         Some(h) => (h.collection.clone(), h.scope.clone()),
         None => {
             if !exists {
@@ -471,15 +471,20 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         IfExists::Upsert => "upsert",
         IfExists::Replace => "replace",
     };
-    let explicit_partitions: Vec<&String> = if spec.fields.iter().any(|f| f.is_partition_key) {
+    let mut warnings = if creating {
+        fill_missing_params(&mut spec)
+    } else {
+        Vec::new()
+    };
+    let explicit_partitions: Vec<String> = if spec.fields.iter().any(|f| f.is_partition_key) {
         Vec::new()
     } else {
         spec.partitions
             .iter()
             .filter(|p| *p != "_default")
+            .cloned()
             .collect()
     };
-    let mut warnings = Vec::new();
     if !explicit_partitions.is_empty() && !scope.row_partitions {
         warnings.push(format!(
             "partitions {explicit_partitions:?} are recreated, but this stream does not record which partition a row was in: every row goes to _default"

@@ -139,6 +139,30 @@ impl ServerCaps {
     }
 }
 
+/// The longest VARCHAR Milvus allows.
+const MAX_VARCHAR_LENGTH: &str = "65535";
+
+/// Fills type parameters a header may lack but servers require: Milvus Lite 3
+/// does not report `max_length` of VARCHAR arrays, so its dumps cannot carry
+/// it; the maximum is used, with a warning returned for the operator.
+pub fn fill_missing_params(spec: &mut CollectionSpec) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for field in &mut spec.fields {
+        let is_varchar = field.data_type().ok() == Some(DataType::VarChar)
+            || field.element_type().ok() == Some(DataType::VarChar);
+        if is_varchar && !field.type_params.contains_key("max_length") {
+            field
+                .type_params
+                .insert("max_length".into(), MAX_VARCHAR_LENGTH.into());
+            warnings.push(format!(
+                "field {:?}: the header records no max_length (Milvus Lite 3 does not report it for VARCHAR arrays): using {MAX_VARCHAR_LENGTH}",
+                field.name
+            ));
+        }
+    }
+    warnings
+}
+
 /// Whether a type is a vector type.
 pub fn is_vector(data_type: DataType) -> bool {
     matches!(
@@ -308,6 +332,8 @@ pub fn index_params(index: &IndexSpec, fallback: Option<&str>) -> Vec<KeyValuePa
         let object: serde_json::Map<String, serde_json::Value> = index
             .params
             .iter()
+            // Headers from Milvus Lite 2.5 dumps list the field's dim here.
+            .filter(|(k, _)| k.as_str() != "dim")
             .map(|(k, v)| {
                 // Numbers were numbers in the server's JSON; keep them so.
                 let value = serde_json::from_str::<serde_json::Value>(v)

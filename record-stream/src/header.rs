@@ -317,6 +317,9 @@ impl IndexSpec {
     /// the `params` JSON string decoded into key/values.
     pub fn from_proto(index: &IndexDescription) -> Self {
         let mut params = key_values(&index.params);
+        // Milvus Lite 2.5 lists the field's `dim` among index parameters: it is
+        // not one, and a server given it keeps it as one.
+        params.remove("dim");
         let index_type = params.remove("index_type").unwrap_or_default();
         let metric_type = params.remove("metric_type");
         if let Some(json) = params.remove("params") {

@@ -107,8 +107,12 @@ def canon_value(f, v, live, parquet=False):
 
 
 def partition_of(client, name, pk):
-    """pk -> partition name, for every row (Milvus cannot return it with the row)."""
+    """pk -> partition name, for every row (Milvus cannot return it with the row).
+    With a partition key Milvus routes rows itself (and refuses partition names in
+    queries): every row counts as "_default" then."""
     where = {}
+    if any(f.get("is_partition_key") for f in client.describe_collection(name)["fields"]):
+        return {r[pk]: "_default" for r in read_live(client, name, fields=[pk])}
     try:
         partitions = client.list_partitions(name)
     except Exception:  # Milvus Lite 2.5 has no partitions (ShowPartitions unimplemented)

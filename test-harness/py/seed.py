@@ -22,7 +22,8 @@ from pymilvus import DataType, MilvusClient
 
 # Which types each test server supports.
 CAPS = {
-    "lite25": {"f16", "bf16", "sparse", "binary", "multi_vector", "array", "json_scalars"},
+    "lite25": {"f16", "bf16", "sparse", "binary", "multi_vector", "array", "json_scalars",
+               "empty_sparse"},
     # Milvus Lite 3.x: no binary/float16/bfloat16/int8 vectors; JSON values
     # must be objects or arrays (its WAL rejects top-level scalars).
     "lite3": {"sparse", "multi_vector", "array", "nullable", "geometry", "timestamptz"},
@@ -156,7 +157,8 @@ def row(i, caps):
             import ml_dtypes
             r["v_bf16"] = rng.standard_normal(DIM).astype(ml_dtypes.bfloat16)
         if "sparse" in caps:
-            n = [1, 3, 200][i % 3]
+            # 0: an empty sparse vector (Milvus Lite 3 refuses them).
+            n = [1, 3, 200, 0][i % 4] if "empty_sparse" in caps else [1, 3, 200][i % 3]
             idx = sorted(set(int(x) for x in rng.integers(0, 1_000_000, n)))
             r["v_sparse"] = {k: float(np.float32(abs(rng.standard_normal()))) for k in idx}
         if "int8vec" in caps:
@@ -233,10 +235,12 @@ def cmd_bulk_files(args):
 
 
 def caps_of(args):
-    """The server's types; --bulk-compatible drops what BulkWriter refuses (JSON scalars)."""
+    """The server's types; --bulk-compatible drops what BulkWriter refuses (JSON
+    scalars, empty sparse vectors, NaN)."""
     caps = set(CAPS[args.server])
     if args.bulk_compatible:
         caps.discard("json_scalars")
+        caps.discard("empty_sparse")
         caps.add("bulk")
     return caps
 
@@ -321,6 +325,33 @@ def cmd_delete(args):
     connect(args.uri).delete(args.name, filter=args.filter)
 
 
+def cmd_features(args):
+    """Collection-level settings to restore: a partition key with 8 partitions, TTL and
+    mmap properties, 2 shards, Strong consistency, a description, a clustering key where
+    the server has one, 64 KiB VARCHAR values, dynamic keys."""
+    client = connect(args.uri)
+    if client.has_collection(args.name):
+        client.drop_collection(args.name)
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=True,
+                                  description="settings a restore must keep")
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("tenant", DataType.VARCHAR, max_length=64, is_partition_key=True)
+    schema.add_field("big", DataType.VARCHAR, max_length=65535)
+    schema.add_field("ts", DataType.INT64, is_clustering_key=args.server != "milvus235")
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=4)
+    index_params = client.prepare_index_params()
+    index_params.add_index("v", index_type="FLAT", metric_type="COSINE")
+    client.create_collection(args.name, schema=schema, index_params=index_params, num_partitions=8,
+                             num_shards=2, consistency_level="Strong",
+                             properties={"collection.ttl.seconds": "86400", "mmap.enabled": "true"})
+    big = "ü" * 21845  # 65,535 bytes of UTF-8: the VARCHAR maximum
+    client.insert(args.name, [
+        {"id": i, "tenant": f"t{i % 5}", "big": big if i % 3 == 0 else "", "ts": 1_700_000_000 + i,
+         "v": [float(i), 0.5, -1.0, 2.0], **({"extra": [i, "x"]} if i % 2 else {})}
+        for i in range(args.rows)])
+    client.load_collection(args.name)
+
+
 def cmd_count(args):
     """Prints the row count (count(*), Strong), or "missing" when there is no such collection."""
     client = connect(args.uri)
@@ -357,7 +388,7 @@ def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("types", "insert", "bench", "append", "varchar-pk", "release", "load-state", "count",
-                 "alias-target", "empty-types", "bulk-files", "auto-id", "delete"):
+                 "alias-target", "empty-types", "bulk-files", "auto-id", "delete", "features"):
         s = sub.add_parser(name)
         s.add_argument("--uri", required=True)
         s.add_argument("--name", required=True)
@@ -383,7 +414,7 @@ def main():
      "varchar-pk": cmd_varchar_pk, "release": cmd_release,
      "load-state": cmd_load_state, "count": cmd_count, "alias-target": cmd_aliases,
      "empty-types": cmd_empty_types, "bulk-files": cmd_bulk_files, "auto-id": cmd_auto_id,
-     "delete": cmd_delete}[args.cmd](args)
+     "delete": cmd_delete, "features": cmd_features}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -393,3 +393,44 @@ fn resume_loads_only_the_parts_that_are_missing_or_partial() {
     let out = run(load(server).args(["-c", &copy, "--resume"]).arg(&stream));
     assert_eq!(out.status.code(), Some(4));
 }
+
+/// Partition key and count, TTL and mmap properties, shards, consistency,
+/// description, clustering key, 64 KiB strings: compared by pymilvus.
+fn collection_settings_are_restored(server: Server) {
+    let name = unique_name("features");
+    seed(server, "features", &name, &["--rows", "30"]);
+    let copy = format!("{name}_copy");
+    pipe(server, &name, server, &copy, &[]);
+    compare_copy((server, &name), (server, &copy));
+}
+
+#[test]
+fn collection_settings_are_restored_on_lite3() {
+    collection_settings_are_restored(Server::Lite3);
+}
+
+#[test]
+fn collection_settings_are_restored_on_milvus235() {
+    collection_settings_are_restored(Server::Milvus235);
+}
+
+#[test]
+fn milvus_lite_dumps_load_into_milvus235() {
+    // Collections of the types Milvus 2.3.5 has, made on the Lite servers.
+    for source in [Server::Lite25, Server::Lite3] {
+        let name = unique_name("back");
+        run_ok(test_harness::py("seed.py").args([
+            "types",
+            "--uri",
+            &source.uri(),
+            "--server",
+            "milvus235",
+            "--name",
+            &name,
+            "--rows",
+            "30",
+        ]));
+        pipe(source, &name, Server::Milvus235, &name, &[]);
+        compare_copy((source, &name), (Server::Milvus235, &name));
+    }
+}
