@@ -118,6 +118,8 @@ pub struct Summary {
     pub rows: u64,
     /// Seconds, end to end.
     pub seconds: f64,
+    /// Seconds of the insert phase (reading, encoding, inserting).
+    pub insert_seconds: f64,
     /// Rows per second of the insert phase.
     pub rows_per_s: f64,
     /// Insert batches sent.
@@ -513,6 +515,7 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
             database: client.db().to_string(),
             rows: 0,
             seconds: started.elapsed().as_secs_f64(),
+            insert_seconds: 0.0,
             rows_per_s: 0.0,
             batches: 0,
             batch_rows,
@@ -700,6 +703,7 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         database: client.db().to_string(),
         rows,
         seconds: started.elapsed().as_secs_f64(),
+        insert_seconds,
         rows_per_s: rows as f64 / insert_seconds.max(1e-9),
         batches,
         batch_rows,

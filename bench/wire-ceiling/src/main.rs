@@ -1,149 +1,22 @@
-//! The wire ceiling for reads: the same primary-key page queries a dump sends
-//! (`id >= a and id < b`, `iterator`, `reduce_stop_for_best`, 16,384 rows),
-//! on N connections over contiguous key ranges, the answers' bytes discarded
-//! without decoding. What no client can beat on this server and machine.
+//! The wire ceiling of a Milvus server: what no client can beat on this
+//! server and machine, for reads (the page queries a dump sends, answers
+//! discarded undecoded) and for inserts (the requests a load sends, encoded
+//! before the clock starts).
 //!
 //!   wire-ceiling URI COLLECTION ROWS CONNECTIONS [PAGE_ROWS]
+//!   wire-ceiling insert URI COLLECTION PARQUET CONNECTIONS [BATCH_ROWS [IN_FLIGHT]]
 //!
-//! Assumes INT64 keys 0..ROWS (bench/dump's data). Prints one JSON line.
+//! Each prints one JSON line. See `query.rs` and `insert.rs`.
 
-use std::time::Instant;
-
-use bytes::{Buf, Bytes};
-use milvus_wire::proto::common::{ConsistencyLevel, KeyValuePair};
-use milvus_wire::proto::milvus::QueryRequest;
-use milvus_wire::{ConnectOptions, Milvus};
-use prost::Message;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::transport::Endpoint;
-
-/// Encodes requests with prost; returns answers as raw bytes.
-#[derive(Default)]
-struct RawCodec;
-
-struct RequestEncoder;
-struct RawDecoder;
-
-impl Encoder for RequestEncoder {
-    type Item = QueryRequest;
-    type Error = tonic::Status;
-    fn encode(&mut self, item: QueryRequest, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        item.encode(dst)
-            .map_err(|e| tonic::Status::internal(e.to_string()))
-    }
-}
-
-impl Decoder for RawDecoder {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
-}
-
-impl Codec for RawCodec {
-    type Encode = QueryRequest;
-    type Decode = Bytes;
-    type Encoder = RequestEncoder;
-    type Decoder = RawDecoder;
-    fn encoder(&mut self) -> RequestEncoder {
-        RequestEncoder
-    }
-    fn decoder(&mut self) -> RawDecoder {
-        RawDecoder
-    }
-}
-
-async fn read_range(
-    uri: String,
-    request: QueryRequest,
-    from: i64,
-    to: i64,
-    page: i64,
-) -> anyhow::Result<u64> {
-    let channel = Endpoint::from_shared(uri)?
-        .tcp_nodelay(true)
-        .initial_stream_window_size(Some(16 << 20))
-        .initial_connection_window_size(Some(32 << 20))
-        .connect()
-        .await?;
-    let mut grpc = tonic::client::Grpc::new(channel).max_decoding_message_size(512 << 20);
-    let path = http::uri::PathAndQuery::from_static("/milvus.proto.milvus.MilvusService/Query");
-    let mut bytes = 0u64;
-    let mut lo = from;
-    while lo < to {
-        let hi = (lo + page).min(to);
-        let mut q = request.clone();
-        q.expr = format!("id >= {lo} and id < {hi}");
-        grpc.ready().await?;
-        let answer = grpc
-            .unary(tonic::Request::new(q), path.clone(), RawCodec)
-            .await?;
-        bytes += answer.into_inner().len() as u64;
-        lo = hi;
-    }
-    Ok(bytes)
-}
+mod codec;
+mod insert;
+mod query;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: wire-ceiling URI COLLECTION ROWS CONNECTIONS [PAGE_ROWS]";
-    let [_, uri, collection, rows, connections, rest @ ..] = args.as_slice() else {
-        anyhow::bail!(usage);
-    };
-    let rows: i64 = rows.parse()?;
-    let connections: i64 = connections.parse()?;
-    let page: i64 = rest
-        .first()
-        .map(|p| p.parse())
-        .transpose()?
-        .unwrap_or(16_384);
-    let client = Milvus::connect(&ConnectOptions {
-        uri: uri.clone(),
-        ..ConnectOptions::default()
-    })
-    .await?;
-    let described = client.describe_collection(collection).await?;
-    let kv = |k: &str, v: String| KeyValuePair {
-        key: k.into(),
-        value: v,
-    };
-    let mut params = vec![
-        kv("limit", page.to_string()),
-        kv("iterator", "True".into()),
-        kv("reduce_stop_for_best", "True".into()),
-    ];
-    if described.collection_id != 0 {
-        params.push(kv("collection_id", described.collection_id.to_string()));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.split_first() {
+        Some((mode, rest)) if mode == "insert" => insert::run(rest).await,
+        _ => query::run(&args).await,
     }
-    let request = QueryRequest {
-        collection_name: collection.clone(),
-        output_fields: vec!["*".into()],
-        query_params: params,
-        consistency_level: ConsistencyLevel::Eventually as i32,
-        use_default_consistency: false,
-        ..Default::default()
-    };
-    let started = Instant::now();
-    let per = (rows + connections - 1) / connections;
-    let tasks: Vec<_> = (0..connections)
-        .map(|c| {
-            let (from, to) = (c * per, ((c + 1) * per).min(rows));
-            tokio::spawn(read_range(uri.clone(), request.clone(), from, to, page))
-        })
-        .collect();
-    let mut bytes = 0;
-    for task in tasks {
-        bytes += task.await??;
-    }
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "{}",
-        serde_json::json!({
-            "connections": connections, "page_rows": page, "rows": rows, "bytes": bytes,
-            "seconds": secs, "rows_per_sec": rows as f64 / secs,
-        })
-    );
-    Ok(())
 }
