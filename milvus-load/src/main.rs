@@ -81,8 +81,8 @@ struct Args {
           value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
 
-    /// Target size of one insert request (e.g. 16MiB), under the server's message limit.
-    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
+    /// Target size of one insert request (e.g. 8MiB), under the server's message limit.
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size)]
     batch_bytes: u64,
 
     /// Attempts per batch on transient errors (rate limits, server unavailable).

@@ -247,8 +247,20 @@ fn array_row(field: &FieldSpec, element_type: DataType, values: &ArrayRef) -> Re
     })
 }
 
+/// An Arrow buffer lent to `Bytes` without a copy.
+struct ArrowBytes(arrow::buffer::Buffer);
+
+impl AsRef<[u8]> for ArrowBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
 /// The bytes of the valid rows of a fixed-width list column: each valid row
-/// must hold exactly `per_row` items; null rows contribute nothing.
+/// must hold exactly `per_row` items; null rows contribute nothing. Arrow
+/// buffers are little-endian on every platform we build for, which is
+/// Milvus's wire order for vectors: without nulls the values are one
+/// contiguous run, shared rather than copied.
 fn fixed_list_bytes<T: ArrowPrimitiveType>(
     field: &FieldSpec,
     list: &GenericListArray<i32>,
@@ -256,23 +268,29 @@ fn fixed_list_bytes<T: ArrowPrimitiveType>(
     keep: &impl Fn(usize) -> bool,
 ) -> Result<Bytes> {
     let items = list.values().as_primitive::<T>();
-    let raw = items.values().inner().as_slice();
+    let buffer = items.values().inner();
+    let raw = buffer.as_slice();
     let width = std::mem::size_of::<T::Native>();
     let offsets = list.value_offsets();
-    let mut out = Vec::with_capacity(list.len() * per_row * width);
-    for row in 0..list.len() {
-        if !keep(row) {
-            continue;
-        }
-        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-        if end - start != per_row {
+    for row in (0..list.len()).filter(|r| keep(*r)) {
+        let items = (offsets[row + 1] - offsets[row]) as usize;
+        if items != per_row {
             return Err(Error::field(
                 &field.name,
-                format!("row {row}: {} values, expected {per_row}", end - start),
+                format!("row {row}: {items} values, expected {per_row}"),
             ));
         }
-        // Arrow buffers are little-endian on every platform we build for,
-        // which is Milvus's wire order for vectors.
+    }
+    if list.null_count() == 0 {
+        let start = offsets[0] as usize * width;
+        let end = offsets[list.len()] as usize * width;
+        return Ok(Bytes::from_owner(ArrowBytes(
+            buffer.slice_with_length(start, end - start),
+        )));
+    }
+    let mut out = Vec::with_capacity(list.len() * per_row * width);
+    for row in (0..list.len()).filter(|r| keep(*r)) {
+        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
         out.extend_from_slice(&raw[start * width..end * width]);
     }
     Ok(Bytes::from(out))
