@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _};
 use clap::Parser;
 use milvus_dump::dump::{self, Destination, DumpOptions};
 use milvus_dump::sink::{Format, PartLimits};
-use milvus_wire::cli::ConnectArgs;
+use milvus_wire::cli::{parse_size, ConnectArgs};
 use milvus_wire::Milvus;
 
 const EXIT_CODES: &str = "\
@@ -112,26 +112,6 @@ struct Args {
 }
 
 /// `256MiB`, `1G`, `1000000`.
-fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size like 256MiB"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        _ => return Err(format!("{text:?}: unknown unit (use KiB, MiB, GiB)")),
-    };
-    n.checked_mul(mult)
-        .filter(|v| *v > 0)
-        .ok_or_else(|| format!("{text:?} is out of range"))
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {

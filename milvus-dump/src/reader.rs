@@ -342,22 +342,7 @@ async fn label_partitions(
                 &last_pk.upto_expr(&pk_field.name),
             ),
         );
-        let results = query_with_retries(client, request).await?;
-        let Some(data) = results
-            .fields_data
-            .into_iter()
-            .find(|f| f.field_name == pk_field.name)
-        else {
-            continue;
-        };
-        let schema = record_stream::layout::arrow_schema(&[pk_field]).map_err(convert)?;
-        let keys = record_stream::from_milvus::record_batch(&[pk_field], &schema, vec![data])
-            .map_err(convert)?;
-        let keys = keys.column(0);
-        let mut members: Vec<Pk> = (0..keys.len())
-            .filter_map(|row| pk::pk_at(keys.as_ref(), row))
-            .collect();
-        members.sort_unstable();
+        let members = query_keys(client, plan, request).await?;
         for (row, label) in labels.iter_mut().enumerate() {
             if let Some(key) = pk::pk_at(pk_column.as_ref(), row) {
                 if members.binary_search(&key).is_ok() {
@@ -390,6 +375,16 @@ pub async fn scan_keys(
         rows: None,
     }
     .expr(&plan.filter, &pk_field.name);
+    query_keys(client, plan, request).await
+}
+
+/// Runs a key-only query and returns the keys, ascending.
+async fn query_keys(
+    client: &Milvus,
+    plan: &ReadPlan,
+    request: QueryRequest,
+) -> Result<Vec<Pk>, ReadError> {
+    let pk_field = &plan.fields[plan.pk_index];
     let results = query_with_retries(client, request).await?;
     let convert = |source| ReadError::Convert {
         collection: plan.collection.clone(),

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::input::{self, Input, Spool, Unit};
 use crate::insert::{send_all, Prepared, SendOptions};
-use crate::schema::{create_request, fill_missing_params, index_params, is_vector, ServerCaps};
+use crate::schema::{create_request, fill_missing_params, index_params, ServerCaps};
 use record_stream::manifest::Part;
 
 /// The collection property that lets an auto-id key take given ids.
@@ -667,7 +667,7 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         let vector_fields = spec
             .fields
             .iter()
-            .filter(|f| f.data_type().map(is_vector).unwrap_or(false))
+            .filter(|f| f.data_type().map(layout::is_vector).unwrap_or(false))
             .count();
         if vector_fields > 0 && spec.indexes.is_empty() {
             warnings.push(

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 use milvus_load::input::Spool;
 use milvus_load::load::{self, BadInput, IfExists, LoadOptions, Refused};
-use milvus_wire::cli::ConnectArgs;
+use milvus_wire::cli::{parse_size, ConnectArgs};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -104,28 +104,6 @@ struct Args {
     /// Also write the JSON summary to FILE.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
-}
-
-fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("invalid size {text:?}"))?;
-    let scale = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("invalid size unit in {text:?} (use KiB, MiB, GiB)")),
-    };
-    number
-        .checked_mul(scale)
-        .filter(|n| *n > 0)
-        .ok_or_else(|| format!("invalid size {text:?}"))
 }
 
 fn main() -> ExitCode {

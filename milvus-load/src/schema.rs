@@ -10,6 +10,7 @@ use milvus_wire::proto::schema::{
 };
 use prost::Message as _;
 use record_stream::header::{CollectionSpec, FieldSpec, IndexSpec};
+use record_stream::layout::is_vector;
 
 /// What a server version supports, as far as the header's demands go.
 #[derive(Clone, Debug)]
@@ -161,19 +162,6 @@ pub fn fill_missing_params(spec: &mut CollectionSpec) -> Vec<String> {
         }
     }
     warnings
-}
-
-/// Whether a type is a vector type.
-pub fn is_vector(data_type: DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::FloatVector
-            | DataType::BinaryVector
-            | DataType::Float16Vector
-            | DataType::BFloat16Vector
-            | DataType::Int8Vector
-            | DataType::SparseFloatVector
-    )
 }
 
 fn key_values<'a>(map: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<KeyValuePair> {

@@ -52,6 +52,19 @@ fn list_of(item: ArrowType) -> ArrowType {
     ArrowType::List(Arc::new(Field::new("item", item, false)))
 }
 
+/// Whether a Milvus type is a vector type.
+pub fn is_vector(data_type: DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::FloatVector
+            | DataType::BinaryVector
+            | DataType::Float16Vector
+            | DataType::BFloat16Vector
+            | DataType::Int8Vector
+            | DataType::SparseFloatVector
+    )
+}
+
 /// The Arrow type of one Milvus field.
 pub fn arrow_type(field: &FieldSpec) -> Result<ArrowType> {
     let data_type = field.data_type()?;

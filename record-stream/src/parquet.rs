@@ -35,16 +35,7 @@ fn writer_properties(header: &Header, fields: &[FieldSpec]) -> Result<WriterProp
         .set_max_row_group_size(1 << 20);
     for field in fields {
         let data_type = field.data_type()?;
-        let is_vector = matches!(
-            data_type,
-            DataType::FloatVector
-                | DataType::BinaryVector
-                | DataType::Float16Vector
-                | DataType::BFloat16Vector
-                | DataType::Int8Vector
-                | DataType::SparseFloatVector
-        );
-        if is_vector {
+        if crate::layout::is_vector(data_type) {
             let column_name = if field.is_dynamic {
                 crate::header::DYNAMIC_FIELD
             } else {

@@ -25,6 +25,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
 use crate::header::{FieldSpec, DYNAMIC_FIELD};
+use crate::layout::is_vector;
 
 /// The insert columns of `batch`, whose columns are `fields` in order (the
 /// Arrow layout of [`crate::layout::arrow_schema`]).
@@ -101,79 +102,57 @@ fn insert_column(field: &FieldSpec, column: &ArrayRef) -> Result<PageField> {
         out.vectors = Some(vectors(field, data_type, column, &keep)?);
         return Ok(out);
     }
-    let data = match (data_type, column.data_type()) {
-        (DataType::Bool, ArrowType::Boolean) => {
-            let a: &BooleanArray = column.as_boolean();
-            Data::BoolData(BoolArray {
-                data: (0..a.len())
-                    .filter(|r| keep(*r))
-                    .map(|r| a.value(r))
+    let data = match plain_scalars(data_type, column, &keep) {
+        Some(data) => data,
+        None => match (data_type, column.data_type()) {
+            (DataType::Timestamptz, ArrowType::Utf8) => Data::StringData(MilvusStrings {
+                data: strings(column, &keep).map(str::to_string).collect(),
+            }),
+            (DataType::Geometry, ArrowType::Utf8) => Data::GeometryWktData(GeometryWktArray {
+                data: strings(column, &keep).map(str::to_string).collect(),
+            }),
+            (DataType::Json, ArrowType::Utf8) => Data::JsonData(JsonArray {
+                data: strings(column, &keep)
+                    .map(|s| s.as_bytes().to_vec())
                     .collect(),
-            })
-        }
-        (DataType::Int8, ArrowType::Int8) => Data::IntData(IntArray {
-            data: primitive::<Int8Type, _>(column, &keep, i32::from),
-        }),
-        (DataType::Int16, ArrowType::Int16) => Data::IntData(IntArray {
-            data: primitive::<Int16Type, _>(column, &keep, i32::from),
-        }),
-        (DataType::Int32, ArrowType::Int32) => Data::IntData(IntArray {
-            data: primitive::<Int32Type, _>(column, &keep, |v| v),
-        }),
-        (DataType::Int64, ArrowType::Int64) => Data::LongData(LongArray {
-            data: primitive::<Int64Type, _>(column, &keep, |v| v),
-        }),
-        (DataType::Float, ArrowType::Float32) => Data::FloatData(FloatArray {
-            data: primitive::<Float32Type, _>(column, &keep, |v| v),
-        }),
-        (DataType::Double, ArrowType::Float64) => Data::DoubleData(DoubleArray {
-            data: primitive::<Float64Type, _>(column, &keep, |v| v),
-        }),
-        (
-            DataType::VarChar | DataType::String | DataType::Text | DataType::Timestamptz,
-            ArrowType::Utf8,
-        ) => Data::StringData(MilvusStrings {
-            data: strings(column, &keep).map(str::to_string).collect(),
-        }),
-        (DataType::Geometry, ArrowType::Utf8) => Data::GeometryWktData(GeometryWktArray {
-            data: strings(column, &keep).map(str::to_string).collect(),
-        }),
-        (DataType::Json, ArrowType::Utf8) => Data::JsonData(JsonArray {
-            data: strings(column, &keep)
-                .map(|s| s.as_bytes().to_vec())
-                .collect(),
-        }),
-        (DataType::Array, ArrowType::List(_)) => {
-            let element_type = field.element_type()?;
-            let list = column.as_list::<i32>();
-            let rows = (0..list.len())
-                .filter(|r| keep(*r))
-                .map(|r| array_row(field, element_type, &list.value(r)))
-                .collect::<Result<Vec<_>>>()?;
-            Data::ArrayData(ArrayArray {
-                data: rows,
-                element_type: element_type as i32,
-            })
-        }
-        _ => return Err(wrong()),
+            }),
+            (DataType::Array, ArrowType::List(_)) => {
+                let element_type = field.element_type()?;
+                let list = column.as_list::<i32>();
+                let all = |_: usize| true;
+                let rows = (0..list.len())
+                    .filter(|r| keep(*r))
+                    .map(|r| {
+                        let values = list.value(r);
+                        let data = plain_scalars(element_type, &values, &all).ok_or_else(|| {
+                            Error::field(
+                                &field.name,
+                                format!(
+                                    "array of {} cannot be read from Arrow items of type {}",
+                                    element_type.as_str_name(),
+                                    values.data_type()
+                                ),
+                            )
+                        })?;
+                        Ok(ScalarField {
+                            data: Some(data),
+                            valid_data: Vec::new(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Data::ArrayData(ArrayArray {
+                    data: rows,
+                    element_type: element_type as i32,
+                })
+            }
+            _ => return Err(wrong()),
+        },
     };
     out.scalars = Some(ScalarField {
         data: Some(data),
         valid_data: Vec::new(),
     });
     Ok(out)
-}
-
-fn is_vector(data_type: DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::FloatVector
-            | DataType::BinaryVector
-            | DataType::Float16Vector
-            | DataType::BFloat16Vector
-            | DataType::Int8Vector
-            | DataType::SparseFloatVector
-    )
 }
 
 fn primitive<T: ArrowPrimitiveType, O>(
@@ -197,53 +176,47 @@ fn strings<'a>(
     (0..a.len()).filter(|r| keep(*r)).map(|r| a.value(r))
 }
 
-/// One ARRAY value: its elements as one `ScalarField`.
-fn array_row(field: &FieldSpec, element_type: DataType, values: &ArrayRef) -> Result<ScalarField> {
-    let all = |_: usize| true;
-    let data = match (element_type, values.data_type()) {
-        (DataType::Bool, ArrowType::Boolean) => Data::BoolData(BoolArray {
-            data: values
-                .as_boolean()
-                .iter()
-                .map(|v| v.unwrap_or(false))
-                .collect(),
-        }),
-        (DataType::Int8, ArrowType::Int8) => Data::IntData(IntArray {
-            data: primitive::<Int8Type, _>(values, &all, i32::from),
-        }),
-        (DataType::Int16, ArrowType::Int16) => Data::IntData(IntArray {
-            data: primitive::<Int16Type, _>(values, &all, i32::from),
-        }),
-        (DataType::Int32, ArrowType::Int32) => Data::IntData(IntArray {
-            data: primitive::<Int32Type, _>(values, &all, |v| v),
-        }),
-        (DataType::Int64, ArrowType::Int64) => Data::LongData(LongArray {
-            data: primitive::<Int64Type, _>(values, &all, |v| v),
-        }),
-        (DataType::Float, ArrowType::Float32) => Data::FloatData(FloatArray {
-            data: primitive::<Float32Type, _>(values, &all, |v| v),
-        }),
-        (DataType::Double, ArrowType::Float64) => Data::DoubleData(DoubleArray {
-            data: primitive::<Float64Type, _>(values, &all, |v| v),
-        }),
-        (DataType::VarChar | DataType::String, ArrowType::Utf8) => {
-            Data::StringData(MilvusStrings {
-                data: strings(values, &all).map(str::to_string).collect(),
+/// The encodings shared by fields and ARRAY elements (BOOL, INT8..INT64,
+/// FLOAT, DOUBLE, VARCHAR) of the rows `keep` selects; `None` for other types.
+fn plain_scalars(
+    data_type: DataType,
+    column: &ArrayRef,
+    keep: &impl Fn(usize) -> bool,
+) -> Option<Data> {
+    Some(match (data_type, column.data_type()) {
+        (DataType::Bool, ArrowType::Boolean) => {
+            let a: &BooleanArray = column.as_boolean();
+            Data::BoolData(BoolArray {
+                data: (0..a.len())
+                    .filter(|r| keep(*r))
+                    .map(|r| a.value(r))
+                    .collect(),
             })
         }
-        (element, arrow) => {
-            return Err(Error::field(
-                &field.name,
-                format!(
-                    "array of {} cannot be read from Arrow items of type {arrow}",
-                    element.as_str_name()
-                ),
-            ))
+        (DataType::Int8, ArrowType::Int8) => Data::IntData(IntArray {
+            data: primitive::<Int8Type, _>(column, keep, i32::from),
+        }),
+        (DataType::Int16, ArrowType::Int16) => Data::IntData(IntArray {
+            data: primitive::<Int16Type, _>(column, keep, i32::from),
+        }),
+        (DataType::Int32, ArrowType::Int32) => Data::IntData(IntArray {
+            data: primitive::<Int32Type, _>(column, keep, |v| v),
+        }),
+        (DataType::Int64, ArrowType::Int64) => Data::LongData(LongArray {
+            data: primitive::<Int64Type, _>(column, keep, |v| v),
+        }),
+        (DataType::Float, ArrowType::Float32) => Data::FloatData(FloatArray {
+            data: primitive::<Float32Type, _>(column, keep, |v| v),
+        }),
+        (DataType::Double, ArrowType::Float64) => Data::DoubleData(DoubleArray {
+            data: primitive::<Float64Type, _>(column, keep, |v| v),
+        }),
+        (DataType::VarChar | DataType::String | DataType::Text, ArrowType::Utf8) => {
+            Data::StringData(MilvusStrings {
+                data: strings(column, keep).map(str::to_string).collect(),
+            })
         }
-    };
-    Ok(ScalarField {
-        data: Some(data),
-        valid_data: Vec::new(),
+        _ => return None,
     })
 }
 

@@ -232,16 +232,7 @@ def main():
                 raise SystemExit(f"{path}: {len(rows)} rows, manifest says {part['rows']}")
             dumped += [(r, is_parquet) for r in rows]
 
-    live = []
-    import logging
-    logging.getLogger("pymilvus").setLevel(logging.ERROR)
-    it = client.query_iterator(args.name, batch_size=1000, filter=args.filter, output_fields=["*"])
-    while True:
-        page = it.next()
-        if not page:
-            break
-        live += [dict(r) for r in page]
-    it.close()
+    live = read_live(client, args.name, args.filter)
 
     live_by_pk = {r[schema.pk]: canon_live(schema, r) for r in live}
     dumped_pks = [r[schema.pk] for r, _ in dumped]
