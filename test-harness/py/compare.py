@@ -329,6 +329,13 @@ def schema_problems(a_client, a_name, b_client, b_name, cross_version):
                                             "index_state_fail_reason")
                                and not (cross_version and k == "dim")}
         return out
+    def functions(d):
+        return sorted(
+            (f.get("name"), str(f.get("type")), tuple(f.get("input_field_names", [])),
+             tuple(f.get("output_field_names", [])), json.dumps(f.get("params", {}), sort_keys=True))
+            for f in d.get("functions", []))
+    if functions(a) != functions(b):
+        problems.append(f"functions differ: {functions(a)} vs {functions(b)}")
     ia, ib = indexes(a_client, a_name), indexes(b_client, b_name)
     if ia != ib:
         problems.append(f"indexes differ: {ia} vs {ib}")

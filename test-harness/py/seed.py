@@ -352,6 +352,28 @@ def cmd_features(args):
     client.load_collection(args.name)
 
 
+def cmd_bm25(args):
+    """A BM25 function: VARCHAR `text` (analyzer on) → SPARSE `sparse`, indexed for BM25."""
+    from pymilvus import Function, FunctionType
+    client = connect(args.uri)
+    if client.has_collection(args.name):
+        client.drop_collection(args.name)
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("text", DataType.VARCHAR, max_length=1000, enable_analyzer=True)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
+                                 input_field_names=["text"], output_field_names=["sparse"]))
+    index_params = client.prepare_index_params()
+    index_params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    client.create_collection(args.name, schema=schema, index_params=index_params)
+    words = ["vector", "backup", "restore", "milvus", "shell", "pipeline", "ünïcödé"]
+    client.insert(args.name, [
+        {"id": i, "text": " ".join(words[(i + k) % len(words)] for k in range(1 + i % 5))}
+        for i in range(args.rows)])
+    client.load_collection(args.name)
+
+
 def cmd_count(args):
     """Prints the row count (count(*), Strong), or "missing" when there is no such collection."""
     client = connect(args.uri)
@@ -388,7 +410,8 @@ def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("types", "insert", "bench", "append", "varchar-pk", "release", "load-state", "count",
-                 "alias-target", "empty-types", "bulk-files", "auto-id", "delete", "features"):
+                 "alias-target", "empty-types", "bulk-files", "auto-id", "delete", "features",
+                 "bm25"):
         s = sub.add_parser(name)
         s.add_argument("--uri", required=True)
         s.add_argument("--name", required=True)
@@ -414,7 +437,7 @@ def main():
      "varchar-pk": cmd_varchar_pk, "release": cmd_release,
      "load-state": cmd_load_state, "count": cmd_count, "alias-target": cmd_aliases,
      "empty-types": cmd_empty_types, "bulk-files": cmd_bulk_files, "auto-id": cmd_auto_id,
-     "delete": cmd_delete, "features": cmd_features}[args.cmd](args)
+     "delete": cmd_delete, "features": cmd_features, "bm25": cmd_bm25}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -434,3 +434,42 @@ fn milvus_lite_dumps_load_into_milvus235() {
         compare_copy((source, &name), (Server::Milvus235, &name));
     }
 }
+
+#[test]
+fn bm25_functions_are_recreated_and_their_outputs_regenerated() {
+    // Milvus Lite 3 has functions: the sparse output is not in the stream,
+    // Milvus computes it again from the text.
+    let server = Server::Lite3;
+    let name = unique_name("bm25");
+    seed(server, "bm25", &name, &["--rows", "40"]);
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("s.jsonl");
+    write_stream(server, &name, &stream);
+    let text = std::fs::read_to_string(&stream).unwrap();
+    assert!(
+        !text.lines().nth(1).unwrap().contains("\"sparse\""),
+        "{text}"
+    );
+    let copy = format!("{name}_copy");
+    run_ok(load(server).args(["-c", &copy]).arg(&stream));
+    compare_copy((server, &name), (server, &copy));
+}
+
+#[test]
+fn loads_into_another_database_created_when_missing() {
+    let server = Server::Lite3;
+    let name = unique_name("todb");
+    seed(server, "bench", &name, &["--rows", "12", "--dim", "4"]);
+    let db = unique_name("restored_db");
+    pipe(server, &name, server, &name, &["--db", &db]);
+    run_ok(test_harness::py("compare.py").args([
+        "--uri",
+        &server.uri(),
+        "--name",
+        &name,
+        "--copy",
+        &name,
+        "--copy-db",
+        &db,
+    ]));
+}
