@@ -291,7 +291,7 @@ pub fn open(location: &str, pick: Option<&str>, spool: &Spool) -> Result<Input> 
 }
 
 fn parquet_input(source: &str, path: PathBuf, spooled: Vec<tempfile::TempPath>) -> Result<Input> {
-    let parquet = ParquetInput::open(File::open(&path)?, source)?;
+    let parquet = ParquetInput::open(&path, source)?;
     Ok(Input {
         header: parquet.header().cloned(),
         rows: Some(parquet.rows()),

@@ -1,7 +1,6 @@
 //! One restore, start to finish: resolve the input, decide the target,
 //! create, insert, verify, index, load, point aliases.
 
-use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -267,7 +266,7 @@ fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) {
         for unit in units {
             match unit {
                 Unit::Parquet { source, path } => {
-                    let parquet = ParquetInput::open(File::open(&path)?, &source)?;
+                    let parquet = ParquetInput::open(&path, &source)?;
                     for batch in parquet.read(&plan.send, plan.batch_rows)? {
                         emit(&source, batch.map_err(|e| BadInput(e.into()))?)?;
                     }
@@ -451,9 +450,8 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         .units
         .first()
         .and_then(|u| match u {
-            Unit::Parquet { path, source } => File::open(path)
+            Unit::Parquet { path, source } => ParquetInput::open(path, source)
                 .ok()
-                .and_then(|f| ParquetInput::open(f, source).ok())
                 .map(|p| p.average_row_bytes()),
             _ => None,
         })

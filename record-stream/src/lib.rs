@@ -21,6 +21,8 @@ pub mod layout;
 pub mod manifest;
 pub mod parquet;
 pub mod parquet_read;
+#[cfg(test)]
+mod test_support;
 pub mod to_milvus;
 
 pub use error::{Error, Result};

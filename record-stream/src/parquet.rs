@@ -79,6 +79,12 @@ impl<W: Write + Send> ParquetWriter<W> {
         Ok(())
     }
 
+    /// Closes the current row group (tests use it to make several).
+    #[cfg(test)]
+    pub(crate) fn flush_row_group(&mut self) -> Result<()> {
+        Ok(self.writer.flush()?)
+    }
+
     /// Bytes written to the output so far (row groups flushed).
     pub fn bytes_written(&self) -> usize {
         self.writer.bytes_written()

@@ -3,12 +3,19 @@
 //! comes from the server or `--schema`).
 
 use std::fs::File;
+use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{new_null_array, ArrayRef, RecordBatch};
-use arrow::datatypes::SchemaRef;
+use arrow::array::{
+    new_null_array, ArrayRef, Float32Array, Int8Array, ListArray, RecordBatch, UInt8Array,
+};
+use arrow::buffer::{OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::{DataType as ArrowType, SchemaRef};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
+use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
+use parquet::data_type::{FloatType, Int32Type};
+use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use crate::error::{Error, Result};
 use crate::header::{FieldSpec, Header, DYNAMIC_FIELD, HEADER_KEY};
@@ -18,14 +25,16 @@ use crate::layout::arrow_schema;
 /// from the footer before any row is read.
 pub struct ParquetInput {
     source: String,
+    path: std::path::PathBuf,
     builder: ParquetRecordBatchReaderBuilder<File>,
     header: Option<Header>,
 }
 
 impl ParquetInput {
-    /// Opens `file`; `source` names it in errors. Fails on a truncated file
-    /// (no footer) or a header this build does not understand.
-    pub fn open(file: File, source: &str) -> Result<Self> {
+    /// Opens the file at `path`; `source` names it in errors. Fails on a
+    /// truncated file (no footer) or a header this build does not understand.
+    pub fn open(path: &Path, source: &str) -> Result<Self> {
+        let file = File::open(path)?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)
             .map_err(|e| Error::Header(format!("{source}: not a readable Parquet file ({e})")))?;
         let header = builder
@@ -42,6 +51,7 @@ impl ParquetInput {
             .transpose()?;
         Ok(Self {
             source: source.to_string(),
+            path: path.to_path_buf(),
             builder,
             header,
         })
@@ -78,7 +88,8 @@ impl ParquetInput {
         let file_schema = self.builder.schema().clone();
         let mut sources = Vec::with_capacity(fields.len());
         let mut roots = Vec::new();
-        for field in fields {
+        let mut vectors = Vec::new();
+        for (field, target) in fields.iter().zip(schema.fields()) {
             let name = if field.is_dynamic {
                 DYNAMIC_FIELD
             } else {
@@ -86,11 +97,32 @@ impl ParquetInput {
             };
             match file_schema.index_of(name) {
                 Ok(i) => {
-                    roots.push(i);
-                    sources.push(Some(i));
+                    let fast = VectorReader::fits(
+                        field,
+                        file_schema.field(i).data_type(),
+                        target.data_type(),
+                    )
+                    .then(|| self.leaf_of(i))
+                    .flatten();
+                    match fast {
+                        Some((leaf, max_def)) => {
+                            sources.push(Source::Vector(vectors.len()));
+                            vectors.push(VectorReader::new(
+                                &self.path,
+                                &self.source,
+                                field,
+                                leaf,
+                                max_def,
+                            )?);
+                        }
+                        None => {
+                            roots.push(i);
+                            sources.push(Source::Arrow(i));
+                        }
+                    }
                 }
                 Err(_) if field.nullable || field.default_value.is_some() || field.is_dynamic => {
-                    sources.push(None)
+                    sources.push(Source::Missing)
                 }
                 Err(_) => {
                     return Err(Error::Header(format!(
@@ -102,9 +134,12 @@ impl ParquetInput {
         }
         roots.sort_unstable();
         // Positions of the read columns in the projected batches.
-        let projected: Vec<Option<usize>> = sources
-            .iter()
-            .map(|s| s.map(|i| roots.binary_search(&i).unwrap_or(0)))
+        let projected: Vec<Source> = sources
+            .into_iter()
+            .map(|s| match s {
+                Source::Arrow(i) => Source::Arrow(roots.binary_search(&i).unwrap_or(0)),
+                other => other,
+            })
             .collect();
         let mask = ProjectionMask::roots(self.builder.parquet_schema(), roots);
         let reader = self
@@ -119,8 +154,223 @@ impl ParquetInput {
             schema,
             fields: fields.to_vec(),
             projected,
+            vectors,
             rows_read: 0,
         })
+    }
+
+    /// The leaf column of root column `root` when it is a plain list of
+    /// primitives (one leaf, repeated once), with its maximum definition level.
+    fn leaf_of(&self, root: usize) -> Option<(usize, i16)> {
+        let descr = self.builder.parquet_schema();
+        let leaves: Vec<usize> = (0..descr.num_columns())
+            .filter(|leaf| descr.get_column_root_idx(*leaf) == root)
+            .collect();
+        match leaves.as_slice() {
+            [leaf] if descr.column(*leaf).max_rep_level() == 1 => {
+                Some((*leaf, descr.column(*leaf).max_def_level()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Where a stream column comes from.
+#[derive(Clone, Copy)]
+enum Source {
+    /// Not in the file: nulls (or `{}` for the dynamic field).
+    Missing,
+    /// This column of the Arrow reader's batches.
+    Arrow(usize),
+    /// This fixed-width vector reader.
+    Vector(usize),
+}
+
+/// Reads a fixed-width vector column (a list of `dim` primitives per row, no
+/// nulls) straight from its column chunks: the Arrow list reader spends most
+/// of a load's client CPU on per-value level bookkeeping, which a column
+/// whose every list has the same length does not need.
+struct VectorReader {
+    source: String,
+    field: String,
+    file: SerializedFileReader<File>,
+    leaf: usize,
+    /// The definition level of a present item in a present list.
+    max_def: i16,
+    per_row: usize,
+    item: ArrowType,
+    next_row_group: usize,
+    column: Option<Leaf>,
+    def: Vec<i16>,
+    rep: Vec<i16>,
+}
+
+/// The typed reader of the leaf column in the current row group.
+enum Leaf {
+    Float(ColumnReaderImpl<FloatType>),
+    Int(ColumnReaderImpl<Int32Type>),
+}
+
+impl VectorReader {
+    /// Whether `field` can take the fast path: a non-nullable fixed-width
+    /// vector stored exactly in the stream layout.
+    fn fits(field: &FieldSpec, file_type: &ArrowType, target: &ArrowType) -> bool {
+        use milvus_wire::proto::schema::DataType;
+        let fixed = matches!(
+            field.data_type(),
+            Ok(DataType::FloatVector
+                | DataType::BinaryVector
+                | DataType::Float16Vector
+                | DataType::BFloat16Vector
+                | DataType::Int8Vector)
+        );
+        let same_items = match (file_type, target) {
+            (ArrowType::List(a), ArrowType::List(b)) => a.data_type() == b.data_type(),
+            _ => false,
+        };
+        fixed && !field.nullable && same_items
+    }
+
+    fn new(
+        path: &Path,
+        source: &str,
+        field: &FieldSpec,
+        leaf: usize,
+        max_def: i16,
+    ) -> Result<Self> {
+        use milvus_wire::proto::schema::DataType;
+        let data_type = field.data_type()?;
+        let dim = field.dim()?;
+        let (per_row, item) = match data_type {
+            DataType::FloatVector => (dim, ArrowType::Float32),
+            DataType::BinaryVector => (dim / 8, ArrowType::UInt8),
+            DataType::Float16Vector | DataType::BFloat16Vector => (2 * dim, ArrowType::UInt8),
+            _ => (dim, ArrowType::Int8),
+        };
+        let file = SerializedFileReader::new(File::open(path)?)?;
+        Ok(Self {
+            source: source.to_string(),
+            field: field.name.clone(),
+            file,
+            leaf,
+            max_def,
+            per_row,
+            item,
+            next_row_group: 0,
+            column: None,
+            def: Vec::new(),
+            rep: Vec::new(),
+        })
+    }
+
+    /// The next `rows` rows as a `List` column.
+    fn read(&mut self, rows: usize) -> Result<ArrayRef> {
+        let wanted = rows * self.per_row;
+        let values: ArrayRef = match self.item {
+            ArrowType::Float32 => {
+                let mut values: Vec<f32> = Vec::with_capacity(wanted);
+                self.read_rows(rows, |leaf, n, def, rep| match leaf {
+                    Leaf::Float(r) => {
+                        let before = values.len();
+                        let (records, _, _) =
+                            r.read_records(n, Some(def), Some(rep), &mut values)?;
+                        Ok(Some((records, values.len() - before)))
+                    }
+                    Leaf::Int(_) => Ok(None),
+                })?;
+                Arc::new(Float32Array::new(ScalarBuffer::from(values), None))
+            }
+            _ => {
+                let mut ints: Vec<i32> = Vec::with_capacity(wanted);
+                self.read_rows(rows, |leaf, n, def, rep| match leaf {
+                    Leaf::Int(r) => {
+                        let before = ints.len();
+                        let (records, _, _) = r.read_records(n, Some(def), Some(rep), &mut ints)?;
+                        Ok(Some((records, ints.len() - before)))
+                    }
+                    Leaf::Float(_) => Ok(None),
+                })?;
+                // Byte vectors are stored as 32-bit integers with an 8-bit logical type.
+                if self.item == ArrowType::UInt8 {
+                    Arc::new(UInt8Array::from_iter_values(
+                        ints.into_iter().map(|v| v as u8),
+                    ))
+                } else {
+                    Arc::new(Int8Array::from_iter_values(
+                        ints.into_iter().map(|v| v as i8),
+                    ))
+                }
+            }
+        };
+        let offsets: Vec<i32> = (0..=rows).map(|r| (r * self.per_row) as i32).collect();
+        let item = Arc::new(arrow::datatypes::Field::new(
+            "item",
+            self.item.clone(),
+            false,
+        ));
+        Ok(Arc::new(ListArray::try_new(
+            item,
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            values,
+            None,
+        )?))
+    }
+
+    /// Reads `rows` records through `read_some(leaf, records, def, rep)`,
+    /// which reads up to that many records of the current row group and
+    /// answers (records read, values read), or `None` for a leaf of another
+    /// physical type. Checks every row: present, `per_row` values.
+    fn read_rows(
+        &mut self,
+        rows: usize,
+        mut read_some: impl FnMut(
+            &mut Leaf,
+            usize,
+            &mut Vec<i16>,
+            &mut Vec<i16>,
+        ) -> parquet::errors::Result<Option<(usize, usize)>>,
+    ) -> Result<()> {
+        let bad = |reason: String| Error::field(&self.field, format!("{}: {reason}", self.source));
+        let mut got = 0;
+        while got < rows {
+            if self.column.is_none() {
+                if self.next_row_group >= self.file.num_row_groups() {
+                    return Err(bad(format!("the column ends after {got} of {rows} rows")));
+                }
+                let row_group = self.file.get_row_group(self.next_row_group)?;
+                self.next_row_group += 1;
+                self.column = Some(match row_group.get_column_reader(self.leaf)? {
+                    ColumnReader::FloatColumnReader(r) => Leaf::Float(r),
+                    ColumnReader::Int32ColumnReader(r) => Leaf::Int(r),
+                    _ => return Err(bad("unexpected physical type".into())),
+                });
+            }
+            self.def.clear();
+            self.rep.clear();
+            let Some(leaf) = self.column.as_mut() else {
+                continue;
+            };
+            let Some((records, read)) = read_some(leaf, rows - got, &mut self.def, &mut self.rep)?
+            else {
+                return Err(bad("unexpected physical type".into()));
+            };
+            if records == 0 {
+                self.column = None;
+                continue;
+            }
+            // Every level at its maximum: no null list, no null item.
+            if self.def.iter().any(|d| *d != self.max_def) {
+                return Err(bad("a vector is null or has null items".into()));
+            }
+            if read != records * self.per_row {
+                return Err(bad(format!(
+                    "{records} rows hold {read} values, expected {} per row",
+                    self.per_row
+                )));
+            }
+            got += records;
+        }
+        Ok(())
     }
 }
 
@@ -130,7 +380,8 @@ pub struct ParquetRows {
     reader: ParquetRecordBatchReader,
     schema: SchemaRef,
     fields: Vec<FieldSpec>,
-    projected: Vec<Option<usize>>,
+    projected: Vec<Source>,
+    vectors: Vec<VectorReader>,
     rows_read: u64,
 }
 
@@ -140,23 +391,26 @@ impl ParquetRows {
         self.rows_read
     }
 
-    fn convert(&self, batch: RecordBatch) -> Result<RecordBatch> {
+    fn convert(&mut self, batch: RecordBatch) -> Result<RecordBatch> {
         let rows = batch.num_rows();
+        let vectors = &mut self.vectors;
         let columns = self
             .fields
             .iter()
             .zip(&self.projected)
             .zip(self.schema.fields())
-            .map(|((field, position), target)| -> Result<ArrayRef> {
-                let Some(position) = position else {
-                    if field.is_dynamic {
+            .map(|((field, from), target)| -> Result<ArrayRef> {
+                let position = match from {
+                    Source::Arrow(position) => *position,
+                    Source::Vector(i) => return vectors[*i].read(rows),
+                    Source::Missing if field.is_dynamic => {
                         return Ok(Arc::new(arrow::array::StringArray::from_iter_values(
                             std::iter::repeat_n("{}", rows),
                         )));
                     }
-                    return Ok(new_null_array(target.data_type(), rows));
+                    Source::Missing => return Ok(new_null_array(target.data_type(), rows)),
                 };
-                let column = batch.column(*position);
+                let column = batch.column(position);
                 if column.data_type() == target.data_type() {
                     return Ok(column.clone());
                 }
@@ -253,5 +507,116 @@ impl Iterator for ParquetRows {
             self.rows_read += b.num_rows() as u64;
         }
         Some(converted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{Array, AsArray, Int64Array};
+
+    use super::*;
+    use crate::layout::arrow_schema;
+    use crate::parquet::ParquetWriter;
+    use crate::test_support::{field, header};
+
+    fn fixed_list(values: ArrayRef, per_row: usize, rows: usize) -> ArrayRef {
+        let item = Arc::new(arrow::datatypes::Field::new(
+            "item",
+            values.data_type().clone(),
+            false,
+        ));
+        let offsets: Vec<i32> = (0..=rows).map(|r| (r * per_row) as i32).collect();
+        Arc::new(
+            ListArray::try_new(
+                item,
+                OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                values,
+                None,
+            )
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn vectors_read_the_same_through_the_fast_path_across_row_groups() {
+        let mut pk = field("id", "Int64", &[]);
+        pk.is_primary_key = true;
+        let fields = vec![
+            pk,
+            field("f", "FloatVector", &[("dim", "3")]),
+            field("b", "BinaryVector", &[("dim", "16")]),
+            field("h", "Float16Vector", &[("dim", "2")]),
+            field("i", "Int8Vector", &[("dim", "2")]),
+        ];
+        let refs: Vec<&FieldSpec> = fields.iter().collect();
+        let schema = arrow_schema(&refs).unwrap();
+        let rows = 1000;
+        let floats: Vec<f32> = (0..rows * 3)
+            .map(|i| if i == 7 { f32::NAN } else { i as f32 * -0.25 })
+            .collect();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..rows as i64)),
+                fixed_list(Arc::new(Float32Array::from(floats)), 3, rows),
+                fixed_list(
+                    Arc::new(UInt8Array::from_iter_values((0..rows * 2).map(|i| i as u8))),
+                    2,
+                    rows,
+                ),
+                fixed_list(
+                    Arc::new(UInt8Array::from_iter_values(
+                        (0..rows * 4).map(|i| (i * 7) as u8),
+                    )),
+                    4,
+                    rows,
+                ),
+                fixed_list(
+                    Arc::new(Int8Array::from_iter_values((0..rows * 2).map(|i| i as i8))),
+                    2,
+                    rows,
+                ),
+            ],
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.parquet");
+        let mut writer = ParquetWriter::new(
+            File::create(&path).unwrap(),
+            &header(fields.clone()),
+            &fields,
+            schema,
+        )
+        .unwrap();
+        // Several row groups, so batches straddle them.
+        for start in (0..rows).step_by(300) {
+            writer
+                .write_batch(&batch.slice(start, 300.min(rows - start)))
+                .unwrap();
+            writer.flush_row_group().unwrap();
+        }
+        writer.finish().unwrap();
+
+        let input = ParquetInput::open(&path, "v.parquet").unwrap();
+        assert_eq!(input.rows(), rows as u64);
+        let reader = input.read(&fields, 128).unwrap();
+        assert_eq!(
+            reader.vectors.len(),
+            4,
+            "every vector column takes the fast path"
+        );
+        let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+        let read = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        assert_eq!(read.num_rows(), rows);
+        for (column, (got, want)) in read.columns().iter().zip(batch.columns()).enumerate() {
+            // Compare bits: NaN != NaN as floats.
+            assert_eq!(got.to_data(), want.to_data(), "column {column}");
+        }
+        let f = read.column(1).as_list::<i32>();
+        assert!(f
+            .value(2)
+            .as_primitive::<arrow::datatypes::Float32Type>()
+            .value(1)
+            .is_nan());
     }
 }
