@@ -152,7 +152,10 @@ pub async fn describe(
     })?;
     let partitions = client.list_partitions(name).await?;
     let indexes = client.describe_indexes(name).await?;
-    let collection = CollectionSpec::from_server(&described, partitions, &indexes)?;
+    let mut collection = CollectionSpec::from_server(&described, partitions, &indexes)?;
+    if collection.aliases.is_empty() {
+        collection.aliases = client.list_aliases(name).await?;
+    }
     for wanted in &options.fields {
         if collection.field(wanted).is_none() {
             bail!("--fields: collection {name:?} has no field {wanted:?}");

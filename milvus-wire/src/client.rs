@@ -285,6 +285,28 @@ impl Milvus {
         Ok(resp.partition_names)
     }
 
+    /// The aliases of a collection (servers without ListAliases: none).
+    /// Milvus Lite 3 lists them only here, not in DescribeCollection.
+    pub async fn list_aliases(&self, collection: &str) -> Result<Vec<String>> {
+        let op = || format!("ListAliases of {collection:?}");
+        let resp = match self
+            .client
+            .clone()
+            .list_aliases(pb::ListAliasesRequest {
+                db_name: self.db.clone(),
+                collection_name: collection.to_string(),
+                ..Default::default()
+            })
+            .await
+        {
+            Ok(resp) => resp.into_inner(),
+            Err(status) if status.code() == tonic::Code::Unimplemented => return Ok(Vec::new()),
+            Err(status) => return Err(Error::rpc(op(), status)),
+        };
+        check(op, resp.status.as_ref())?;
+        Ok(resp.aliases)
+    }
+
     /// The indexes of a collection (empty when it has none).
     pub async fn describe_indexes(&self, collection: &str) -> Result<Vec<pb::IndexDescription>> {
         let op = || format!("DescribeIndex of {collection:?}");

@@ -389,6 +389,11 @@ def cmd_aliases(args):
     print(connect(args.uri).describe_alias(args.name)["collection_name"])
 
 
+def cmd_add_alias(args):
+    """Points alias --alias at the collection."""
+    connect(args.uri).create_alias(args.name, args.alias)
+
+
 def cmd_varchar_pk(args):
     """A VARCHAR primary key with awkward keys (quotes, backslashes, unicode)."""
     client = connect(args.uri)
@@ -411,7 +416,7 @@ def main():
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("types", "insert", "bench", "append", "varchar-pk", "release", "load-state", "count",
                  "alias-target", "empty-types", "bulk-files", "auto-id", "delete", "features",
-                 "bm25"):
+                 "bm25", "add-alias"):
         s = sub.add_parser(name)
         s.add_argument("--uri", required=True)
         s.add_argument("--name", required=True)
@@ -423,6 +428,7 @@ def main():
         s.add_argument("--db", default="", help="database (created if missing)")
         s.add_argument("--out", help="bulk-files: output directory")
         s.add_argument("--filter", default="", help="delete: which rows")
+        s.add_argument("--alias", help="add-alias: the alias")
         s.add_argument("--format", default="parquet", help="bulk-files: parquet or json")
         s.add_argument("--bulk-compatible", action="store_true",
                        help="types, empty-types, bulk-files: only values BulkWriter accepts")
@@ -437,7 +443,8 @@ def main():
      "varchar-pk": cmd_varchar_pk, "release": cmd_release,
      "load-state": cmd_load_state, "count": cmd_count, "alias-target": cmd_aliases,
      "empty-types": cmd_empty_types, "bulk-files": cmd_bulk_files, "auto-id": cmd_auto_id,
-     "delete": cmd_delete, "features": cmd_features, "bm25": cmd_bm25}[args.cmd](args)
+     "delete": cmd_delete, "features": cmd_features, "bm25": cmd_bm25,
+     "add-alias": cmd_add_alias}[args.cmd](args)
 
 
 if __name__ == "__main__":

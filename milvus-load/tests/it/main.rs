@@ -473,3 +473,125 @@ fn loads_into_another_database_created_when_missing() {
         &db,
     ]));
 }
+
+#[test]
+fn compressed_and_parquet_streams_on_stdin_and_a_cut_parquet_file() {
+    let server = Server::Lite3;
+    let name = unique_name("formats");
+    seed(server, "bench", &name, &["--rows", "20", "--dim", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    // zstd-compressed JSONL file, recognised by content.
+    let zst = dir.path().join("s.jsonl.zst");
+    run_ok(dump(server).args(["-c", &name, "--zstd", "-o"]).arg(&zst));
+    let from_zst = format!("{name}_zst");
+    run_ok(load(server).args(["-c", &from_zst]).arg(&zst));
+    compare_copy((server, &name), (server, &from_zst));
+    // Parquet on stdin (spooled: it needs its footer).
+    let parquet = dir.path().join("s.parquet");
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--format", "parquet", "-o"])
+            .arg(&parquet),
+    );
+    let from_stdin = format!("{name}_stdin");
+    let out = load(server)
+        .args(["-c", &from_stdin, "-"])
+        .stdin(std::fs::File::open(&parquet).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    compare_copy((server, &name), (server, &from_stdin));
+    // A Parquet file cut short has no footer: refused, nothing created.
+    let bytes = std::fs::read(&parquet).unwrap();
+    let cut = dir.path().join("cut.parquet");
+    std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
+    let from_cut = format!("{name}_cut");
+    let out = run(load(server).args(["-c", &from_cut]).arg(&cut));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        describe(&load(server), &out)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cut.parquet"));
+    assert_eq!(count(server, &from_cut), "missing");
+}
+
+#[test]
+fn headerless_rows_with_a_schema_file_create_the_collection() {
+    let server = Server::Lite3;
+    let name = unique_name("schema");
+    seed(server, "bench", &name, &["--rows", "3", "--dim", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("header.json");
+    let out = run_ok(dump(server).args(["-c", &name, "--schema-only"]));
+    std::fs::write(&schema, &out.stdout).unwrap();
+    let rows = dir.path().join("rows.jsonl");
+    let text: String = (0..7)
+        .map(|id| format!("{{\"id\":{id},\"embedding\":[1,2,3,{id}],\"text\":\"t{id}\"}}\n"))
+        .collect();
+    std::fs::write(&rows, text).unwrap();
+    let copy = format!("{name}_new");
+    run_ok(
+        load(server)
+            .args(["-c", &copy, "--schema"])
+            .arg(&schema)
+            .arg(&rows),
+    );
+    assert_eq!(count(server, &copy), "7");
+}
+
+#[test]
+fn a_type_the_target_lacks_is_refused_with_the_field_named() {
+    // Milvus Lite 2.5's float16 vectors cannot go to Milvus 2.3.5.
+    let name = unique_name("lacks");
+    seed(Server::Lite25, "types", &name, &["--rows", "5"]);
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("s.jsonl");
+    write_stream(Server::Lite25, &name, &stream);
+    let target = Server::Milvus235;
+    let out = run(load(target).arg(&stream));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        describe(&load(target), &out)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Vector") && stderr.contains("not supported"),
+        "{stderr}"
+    );
+    assert_eq!(count(target, &name), "missing");
+}
+
+#[test]
+fn dumped_aliases_are_restored_on_request() {
+    let server = Server::Lite3;
+    let name = unique_name("aliases");
+    seed(server, "bench", &name, &["--rows", "4", "--dim", "4"]);
+    let alias = format!("{name}_a");
+    run_ok(test_harness::py("seed.py").args([
+        "add-alias",
+        "--uri",
+        &server.uri(),
+        "--name",
+        &name,
+        "--alias",
+        &alias,
+    ]));
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("s.jsonl");
+    write_stream(server, &name, &stream);
+    let copy = format!("{name}_copy");
+    run_ok(
+        load(server)
+            .args(["-c", &copy, "--restore-aliases"])
+            .arg(&stream),
+    );
+    assert_eq!(seed_output(server, "alias-target", &alias), copy);
+}
