@@ -472,7 +472,11 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         IfExists::Replace => "replace",
     };
     let mut warnings = if creating {
-        fill_missing_params(&mut spec)
+        let mut warnings = caps
+            .substitute_indexes(&mut spec, options.index_fallback.as_deref())
+            .map_err(Refused)?;
+        warnings.extend(fill_missing_params(&mut spec));
+        warnings
     } else {
         Vec::new()
     };

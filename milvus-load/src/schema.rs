@@ -28,6 +28,9 @@ pub struct ServerCaps {
     /// Accepts given ids for an auto-id primary key (the
     /// `allow_insert_auto_id` property; Milvus Lite 2.5 takes them as is).
     pub insert_auto_id: bool,
+    /// Index types it lacks (those added in later versions; a type not
+    /// known here is left for the server to judge at creation).
+    pub missing_index_types: Vec<&'static str>,
 }
 
 impl ServerCaps {
@@ -41,6 +44,7 @@ impl ServerCaps {
             multi_vector: true,
             functions: true,
             insert_auto_id: true,
+            missing_index_types: Vec::new(),
         };
         let Some(version) = version else {
             return everything;
@@ -84,8 +88,24 @@ impl ServerCaps {
                 DataType::Timestamptz,
             ]);
         }
+        let mut missing_indexes = Vec::new();
+        if !at_least(2, 4) {
+            missing_indexes.extend(["INVERTED", "BITMAP", "SPARSE_INVERTED_INDEX", "SPARSE_WAND"]);
+        }
+        if !at_least(2, 6) {
+            missing_indexes.extend([
+                "HNSW_SQ",
+                "HNSW_PQ",
+                "HNSW_PRQ",
+                "IVF_RABITQ",
+                "NGRAM",
+                "RTREE",
+                "MINHASH_LSH",
+            ]);
+        }
         Self {
             missing_types: missing,
+            missing_index_types: missing_indexes,
             nullable: at_least(2, 5),
             multi_vector: at_least(2, 4),
             functions: at_least(2, 5),
@@ -137,6 +157,41 @@ impl ServerCaps {
             );
         }
         Ok(())
+    }
+
+    /// Index types the server lacks are refused up front, naming the index
+    /// and field, unless the operator chose a `fallback` type: then they are
+    /// rewritten to it (without the original's build parameters) and a
+    /// warning says so.
+    pub fn substitute_indexes(
+        &self,
+        spec: &mut CollectionSpec,
+        fallback: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let mut warnings = Vec::new();
+        for index in &mut spec.indexes {
+            let index_type = index.index_type.to_ascii_uppercase();
+            if !self.missing_index_types.contains(&index_type.as_str()) {
+                continue;
+            }
+            let Some(fallback) = fallback else {
+                bail!(
+                    "index {:?} on field {:?}: type {} is not supported by the target server ({}): \
+                     --index-fallback TYPE builds another type instead",
+                    index.index_name,
+                    index.field_name,
+                    index.index_type,
+                    self.name
+                );
+            };
+            warnings.push(format!(
+                "index {:?} on field {:?}: {} is not supported by the target server ({}); building {fallback} (--index-fallback)",
+                index.index_name, index.field_name, index.index_type, self.name
+            ));
+            index.index_type = fallback.to_string();
+            index.params.clear();
+        }
+        Ok(warnings)
     }
 }
 
@@ -351,7 +406,8 @@ mod tests {
         let lite3 = ServerCaps::for_version(Some("milvus_lite-3.2.2"));
         assert!(lite3.nullable && lite3.missing_types.contains(&DataType::BinaryVector));
         let new = ServerCaps::for_version(Some("v2.6.1"));
-        assert!(new.missing_types.is_empty());
+        assert!(new.missing_types.is_empty() && new.missing_index_types.is_empty());
+        assert!(old.missing_index_types.contains(&"INVERTED"));
         assert!(ServerCaps::for_version(None).missing_types.is_empty());
     }
 

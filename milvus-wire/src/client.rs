@@ -323,8 +323,13 @@ impl Milvus {
             .into_inner();
         match check(op, resp.status.as_ref()) {
             Ok(()) => Ok(resp.index_descriptions),
-            // "index not found" is how a collection without indexes answers.
-            Err(Error::Server { reason, .. }) if reason.contains("index not") => Ok(Vec::new()),
+            // How a collection without indexes answers: "index not found"
+            // (Milvus), "no index on collection" (Milvus Lite 3), code 700.
+            Err(Error::Server { code, reason, .. })
+                if code == 700 || reason.contains("index not") || reason.contains("no index") =>
+            {
+                Ok(Vec::new())
+            }
             Err(e) => Err(e),
         }
     }

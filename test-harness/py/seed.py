@@ -13,6 +13,7 @@ JSON, empty arrays, sparse vectors with zero and many entries, nulls.
 """
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -269,6 +270,8 @@ def cmd_bench(args):
     schema.add_field("text", DataType.VARCHAR, max_length=512)
     index_params = client.prepare_index_params()
     index_params.add_index("embedding", index_type="FLAT", metric_type="L2")
+    if args.text_index:
+        index_params.add_index("text", index_type=args.text_index)
     client.create_collection(args.name, schema=schema, index_params=index_params)
     rng = np.random.default_rng(7)
     batch = 2000
@@ -389,6 +392,13 @@ def cmd_aliases(args):
     print(connect(args.uri).describe_alias(args.name)["collection_name"])
 
 
+def cmd_index_types(args):
+    """Prints {field: index type} as JSON."""
+    client = connect(args.uri)
+    described = [client.describe_index(args.name, i) for i in client.list_indexes(args.name)]
+    print(json.dumps({d["field_name"]: d["index_type"] for d in described}, sort_keys=True))
+
+
 def cmd_add_alias(args):
     """Points alias --alias at the collection."""
     connect(args.uri).create_alias(args.name, args.alias)
@@ -416,7 +426,7 @@ def main():
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("types", "insert", "bench", "append", "varchar-pk", "release", "load-state", "count",
                  "alias-target", "empty-types", "bulk-files", "auto-id", "delete", "features",
-                 "bm25", "add-alias"):
+                 "bm25", "add-alias", "index-types"):
         s = sub.add_parser(name)
         s.add_argument("--uri", required=True)
         s.add_argument("--name", required=True)
@@ -429,6 +439,7 @@ def main():
         s.add_argument("--out", help="bulk-files: output directory")
         s.add_argument("--filter", default="", help="delete: which rows")
         s.add_argument("--alias", help="add-alias: the alias")
+        s.add_argument("--text-index", help="bench: an index type for the VARCHAR field too")
         s.add_argument("--format", default="parquet", help="bulk-files: parquet or json")
         s.add_argument("--bulk-compatible", action="store_true",
                        help="types, empty-types, bulk-files: only values BulkWriter accepts")
@@ -444,7 +455,7 @@ def main():
      "load-state": cmd_load_state, "count": cmd_count, "alias-target": cmd_aliases,
      "empty-types": cmd_empty_types, "bulk-files": cmd_bulk_files, "auto-id": cmd_auto_id,
      "delete": cmd_delete, "features": cmd_features, "bm25": cmd_bm25,
-     "add-alias": cmd_add_alias}[args.cmd](args)
+     "add-alias": cmd_add_alias, "index-types": cmd_index_types}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -595,3 +595,78 @@ fn dumped_aliases_are_restored_on_request() {
     );
     assert_eq!(seed_output(server, "alias-target", &alias), copy);
 }
+
+#[test]
+fn an_index_the_target_lacks_is_refused_up_front_or_substituted_on_request() {
+    // Milvus Lite 3's INVERTED scalar index is newer than Milvus 2.3.5.
+    let name = unique_name("idxlack");
+    seed(
+        Server::Lite3,
+        "bench",
+        &name,
+        &["--rows", "6", "--dim", "4", "--text-index", "INVERTED"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("s.jsonl");
+    write_stream(Server::Lite3, &name, &stream);
+    let target = Server::Milvus235;
+    let refused = load(target).arg(&stream).output().unwrap();
+    assert_eq!(refused.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("INVERTED")
+            && stderr.contains("\"text\"")
+            && stderr.contains("--index-fallback"),
+        "{stderr}"
+    );
+    assert_eq!(count(target, &name), "missing");
+
+    // Trie is 2.3's VARCHAR index.
+    run_ok(load(target).arg(&stream).args(["--index-fallback", "Trie"]));
+    assert_eq!(count(target, &name), "6");
+    let types = seed_output(target, "index-types", &name);
+    assert_eq!(types, r#"{"embedding": "FLAT", "text": "Trie"}"#);
+}
+
+#[test]
+fn an_interrupted_load_says_what_was_committed_and_resume_finishes_it() {
+    let server = Server::Lite3;
+    let name = unique_name("ctrlc");
+    seed(server, "bench", &name, &["--rows", "4000", "--dim", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--part-rows", "1000", "--out-dir"])
+            .arg(&set),
+    );
+    let copy = format!("{name}_copy");
+    // One row per insert, one at a time: slow enough to be stopped midway.
+    let child = load(server)
+        .args(["-c", &copy, "--batch-bytes", "1", "--concurrency", "1"])
+        .arg(&set)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while matches!(count(server, &copy).as_str(), "missing" | "0") {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("interrupted")
+            && stderr.contains("rows were committed")
+            && stderr.contains("--resume"),
+        "{stderr}"
+    );
+
+    run_ok(load(server).args(["-c", &copy, "--resume"]).arg(&set));
+    compare_copy((server, &name), (server, &copy));
+}
