@@ -1040,7 +1040,7 @@ struct Scratch {
     pairs: Vec<(u32, f32)>,
 }
 
-fn type_param(field: &FieldSpec, key: &str) -> Result<Option<usize>> {
+pub(crate) fn type_param(field: &FieldSpec, key: &str) -> Result<Option<usize>> {
     field
         .type_params
         .get(key)

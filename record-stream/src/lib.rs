@@ -8,9 +8,11 @@
 //! - [`from_milvus`]: query results (`FieldData`) → Arrow, one place.
 //! - [`jsonl`] and [`parquet`]: the two stream formats.
 //! - [`manifest`]: the backup-set manifest.
+//! - [`conform`]: rows checked against the header's type parameters.
 //! - [`hashing`]: a writer that counts and hashes what passes through.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod conform;
 pub mod error;
 pub mod from_milvus;
 pub mod hashing;

@@ -1,0 +1,421 @@
+//! A backup set or a stream, checked end to end. Every problem found is
+//! reported; nothing stops at the first.
+
+use std::collections::HashSet;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use futures::StreamExt as _;
+use record_stream::header::Header;
+use record_stream::manifest::{Manifest, Part, MANIFEST_FILE};
+
+use crate::location::{Dir, Fetched, Stream};
+use crate::part::{decode_file, decode_reader, Expect, KeyOrder, Sample};
+use crate::problem::{Kind, Problem};
+
+/// The marker `--mark-verified` writes into a set after a clean pass.
+pub const VERIFIED_FILE: &str = "verified.json";
+
+/// How to verify.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Sizes and checksums only, no decoding.
+    pub checksums_only: bool,
+    /// The collection whose rows are sampled (`None`: the only one).
+    pub pick: Option<String>,
+    /// Rows to sample for `--against` (0: none).
+    pub sample: usize,
+    /// Where downloads and decompressed Parquet go.
+    pub spool_dir: PathBuf,
+    /// Files fetched and hashed ahead of the one being decoded.
+    pub read_ahead: usize,
+}
+
+/// One collection's outcome.
+pub struct CollectionResult {
+    /// The header (from the manifest or the stream).
+    pub header: Option<Header>,
+    /// Rows read (or recorded, with `--checksums-only`).
+    pub rows: u64,
+    /// Bytes of its files.
+    pub bytes: u64,
+    /// Its files.
+    pub parts: usize,
+    /// Sampled rows (for `--against`).
+    pub sample: Sample,
+}
+
+/// Everything a verification found.
+pub struct Verified {
+    /// `set` or `stream`.
+    pub kind: &'static str,
+    /// Per collection.
+    pub collections: Vec<CollectionResult>,
+    /// Problems, in the order found.
+    pub problems: Vec<Problem>,
+    /// The manifest of a set.
+    pub manifest: Option<Manifest>,
+}
+
+impl Verified {
+    fn failed(kind: &'static str, problem: Problem) -> Self {
+        Self {
+            kind,
+            collections: Vec::new(),
+            problems: vec![problem],
+            manifest: None,
+        }
+    }
+}
+
+/// Whether `name` may sit in a set beside its manifest and parts.
+fn is_expected_extra(name: &str, listed: &HashSet<&str>) -> bool {
+    name == MANIFEST_FILE
+        || name == VERIFIED_FILE
+        || name
+            .strip_suffix(".sha256")
+            .is_some_and(|target| target == MANIFEST_FILE || listed.contains(target))
+}
+
+/// Verifies the backup set in `dir`.
+pub async fn verify_set(dir: &Dir, options: &Options) -> Verified {
+    let manifest_text = match dir.read(MANIFEST_FILE).await {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            return Verified::failed(
+                "set",
+                Problem::new(
+                    Kind::Incomplete,
+                    dir.url(MANIFEST_FILE),
+                    "no manifest: not a backup set, or one that did not finish (milvus-dump writes the manifest last)",
+                ),
+            )
+        }
+        Err(e) => {
+            return Verified::failed(
+                "set",
+                Problem::new(Kind::Unreachable, dir.url(""), format!("{e:#}")),
+            )
+        }
+    };
+    let manifest: Manifest = match serde_json::from_slice(&manifest_text) {
+        Ok(m) => m,
+        Err(e) => {
+            return Verified::failed(
+                "set",
+                Problem::new(
+                    Kind::Corrupt,
+                    MANIFEST_FILE,
+                    format!("not a valid manifest: {e}"),
+                ),
+            )
+        }
+    };
+    let mut problems = Vec::new();
+    let files = match dir.files().await {
+        Ok(files) => files,
+        Err(e) => {
+            return Verified::failed(
+                "set",
+                Problem::new(Kind::Unreachable, dir.url(""), format!("{e:#}")),
+            )
+        }
+    };
+    let listed: HashSet<&str> = manifest
+        .collections
+        .iter()
+        .flat_map(|c| c.parts.iter().map(|p| p.path.as_str()))
+        .collect();
+    for (name, _) in &files {
+        if !listed.contains(name.as_str()) && !is_expected_extra(name, &listed) {
+            problems.push(Problem::new(
+                Kind::Corrupt,
+                name.clone(),
+                "a file the manifest does not list",
+            ));
+        }
+    }
+    let picked = pick(&manifest, options.pick.as_deref());
+    let mut collections = Vec::new();
+    for (index, entry) in manifest.collections.iter().enumerate() {
+        let name = &entry.header.collection.name;
+        let sample_size = if picked == Some(index) {
+            options.sample
+        } else {
+            0
+        };
+        let mut result = CollectionResult {
+            header: Some(entry.header.clone()),
+            rows: 0,
+            bytes: 0,
+            parts: entry.parts.len(),
+            sample: Sample::new(sample_size),
+        };
+        let recorded_rows: u64 = entry.parts.iter().map(|p| p.rows).sum();
+        let recorded_bytes: u64 = entry.parts.iter().map(|p| p.bytes).sum();
+        if recorded_rows != entry.rows || recorded_bytes != entry.bytes {
+            problems.push(Problem::new(
+                Kind::Corrupt,
+                MANIFEST_FILE,
+                format!(
+                    "collection {name:?}: records {} rows and {} bytes, its parts add up to {recorded_rows} rows and {recorded_bytes} bytes",
+                    entry.rows, entry.bytes
+                ),
+            ));
+        }
+        let mut keys = KeyOrder::default();
+        let fetches = futures::stream::iter(entry.parts.iter())
+            .map(|part| async move { (part, dir.fetch(&part.path, &options.spool_dir).await) })
+            .buffered(options.read_ahead.max(1));
+        futures::pin_mut!(fetches);
+        while let Some((part, fetched)) = fetches.next().await {
+            let fetched = match fetched {
+                Ok(Some(f)) => f,
+                Ok(None) => {
+                    problems.push(Problem::new(
+                        Kind::Incomplete,
+                        part.path.clone(),
+                        "listed in the manifest but missing",
+                    ));
+                    keys.skip_to(&part.last_pk);
+                    continue;
+                }
+                Err(e) => {
+                    problems.push(Problem::new(
+                        Kind::Unreachable,
+                        part.path.clone(),
+                        format!("{e:#}"),
+                    ));
+                    keys.skip_to(&part.last_pk);
+                    continue;
+                }
+            };
+            result.bytes += fetched.bytes;
+            if let Some(problem) = checksum_problem(part, &fetched) {
+                problems.push(problem);
+                keys.skip_to(&part.last_pk);
+                continue;
+            }
+            if options.checksums_only {
+                result.rows += part.rows;
+                continue;
+            }
+            let header = entry.header.clone();
+            let part = part.clone();
+            let spool = options.spool_dir.clone();
+            let mut sample = std::mem::replace(&mut result.sample, Sample::new(0));
+            let joined = tokio::task::spawn_blocking(move || {
+                let expect = Expect {
+                    source: &part.path,
+                    header: Some(&header),
+                    rows: Some(part.rows),
+                    first_pk: Some(&part.first_pk),
+                    last_pk: Some(&part.last_pk),
+                };
+                let decoded =
+                    decode_file(fetched.copy.path(), &expect, &mut keys, &mut sample, &spool);
+                if decoded.is_err() {
+                    keys.skip_to(&part.last_pk);
+                }
+                (decoded, keys, sample)
+            })
+            .await;
+            let (decoded, returned_keys, returned_sample) = match joined {
+                Ok(parts) => parts,
+                Err(e) => {
+                    problems.push(Problem::new(
+                        Kind::Corrupt,
+                        name.clone(),
+                        format!("decoder failed: {e}"),
+                    ));
+                    break;
+                }
+            };
+            keys = returned_keys;
+            result.sample = returned_sample;
+            match decoded {
+                Ok(decoded) => result.rows += decoded.rows,
+                Err(problem) => problems.push(problem),
+            }
+        }
+        collections.push(result);
+    }
+    Verified {
+        kind: "set",
+        collections,
+        problems,
+        manifest: Some(manifest),
+    }
+}
+
+/// The index of the collection `--pick` names (or the only one).
+fn pick(manifest: &Manifest, name: Option<&str>) -> Option<usize> {
+    match name {
+        Some(name) => manifest
+            .collections
+            .iter()
+            .position(|c| c.header.collection.name == name),
+        None if manifest.collections.len() == 1 => Some(0),
+        None => None,
+    }
+}
+
+fn checksum_problem(part: &Part, fetched: &Fetched) -> Option<Problem> {
+    if fetched.bytes == part.bytes && fetched.sha256.eq_ignore_ascii_case(&part.sha256) {
+        return None;
+    }
+    Some(Problem::new(
+        Kind::Corrupt,
+        part.path.clone(),
+        format!(
+            "{} bytes with sha256 {}, but the manifest records {} bytes with sha256 {}",
+            fetched.bytes, fetched.sha256, part.bytes, part.sha256
+        ),
+    ))
+}
+
+/// Verifies one stream file (local or an object): decoded completely, its
+/// trailer (JSONL) or footer (Parquet) checked. `--checksums-only` checks
+/// the trailer's count and checksum without decoding rows.
+pub async fn verify_stream(stream: &Stream, options: &Options) -> Verified {
+    let source = stream.display();
+    let (path, fetched) = match stream {
+        Stream::Local(path) if path.exists() => (path.clone(), None),
+        Stream::Local(_) => {
+            return Verified::failed(
+                "stream",
+                Problem::new(Kind::Incomplete, source, "no such file"),
+            )
+        }
+        Stream::Remote(_) => match stream.fetch(&options.spool_dir).await {
+            Ok(Some(f)) => (f.copy.path().to_path_buf(), Some(f)),
+            Ok(None) => {
+                return Verified::failed(
+                    "stream",
+                    Problem::new(Kind::Incomplete, source, "no such object"),
+                )
+            }
+            Err(e) => {
+                return Verified::failed(
+                    "stream",
+                    Problem::new(Kind::Unreachable, source, format!("{e:#}")),
+                )
+            }
+        },
+    };
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let options = options.clone();
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut keys = KeyOrder::default();
+        let mut sample = Sample::new(options.sample);
+        let expect = Expect {
+            source: &source,
+            header: None,
+            rows: None,
+            first_pk: None,
+            last_pk: None,
+        };
+        let decoded = if options.checksums_only {
+            check_trailer_only(&path, &expect)
+        } else {
+            decode_file(&path, &expect, &mut keys, &mut sample, &options.spool_dir)
+        };
+        drop(fetched);
+        one_stream(decoded, bytes, sample)
+    })
+    .await;
+    joined.unwrap_or_else(|e| {
+        Verified::failed(
+            "stream",
+            Problem::new(Kind::Corrupt, "stream", format!("decoder failed: {e}")),
+        )
+    })
+}
+
+/// The trailer (JSONL: count and sha256 of the content) or the footer
+/// (Parquet), without decoding rows.
+fn check_trailer_only(path: &Path, expect: &Expect) -> Result<crate::part::Decoded, Problem> {
+    let read = |e: std::io::Error| Problem::new(Kind::Unreachable, expect.source, e.to_string());
+    let mut head = [0u8; 4];
+    let n = std::io::Read::read(&mut std::fs::File::open(path).map_err(read)?, &mut head)
+        .map_err(read)?;
+    if &head[..n] == b"PAR1" {
+        let input = record_stream::parquet_read::ParquetInput::open(path, expect.source)
+            .map_err(|e| Problem::new(Kind::Incomplete, expect.source, e.to_string()))?;
+        return Ok(crate::part::Decoded {
+            rows: input.rows(),
+            header: input.header().cloned(),
+        });
+    }
+    let file = std::fs::File::open(path).map_err(read)?;
+    let reader: Box<dyn std::io::BufRead> = if head == [0x28, 0xb5, 0x2f, 0xfd] {
+        Box::new(BufReader::new(zstd::Decoder::new(file).map_err(read)?))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 20, file))
+    };
+    let verified = record_stream::jsonl_read::verify_stream(reader, expect.source)
+        .map_err(|e| crate::part::stream_problem(expect.source, e))?;
+    Ok(crate::part::Decoded {
+        rows: verified.rows,
+        header: Some(verified.header),
+    })
+}
+
+fn one_stream(
+    decoded: Result<crate::part::Decoded, Problem>,
+    bytes: u64,
+    sample: Sample,
+) -> Verified {
+    match decoded {
+        Ok(decoded) => Verified {
+            kind: "stream",
+            collections: vec![CollectionResult {
+                header: decoded.header,
+                rows: decoded.rows,
+                bytes,
+                parts: 1,
+                sample,
+            }],
+            problems: Vec::new(),
+            manifest: None,
+        },
+        Err(problem) => Verified::failed("stream", problem),
+    }
+}
+
+/// Verifies a stream on stdin (decoded as it arrives).
+pub fn verify_stdin(options: &Options) -> Verified {
+    let mut keys = KeyOrder::default();
+    let mut sample = Sample::new(options.sample);
+    let expect = Expect {
+        source: "stdin",
+        header: None,
+        rows: None,
+        first_pk: None,
+        last_pk: None,
+    };
+    let counted = CountingReader::default();
+    let bytes = counted.bytes.clone();
+    let reader = Box::new(BufReader::with_capacity(1 << 20, counted));
+    let decoded = decode_reader(reader, &expect, &mut keys, &mut sample, &options.spool_dir);
+    one_stream(
+        decoded,
+        bytes.load(std::sync::atomic::Ordering::Relaxed),
+        sample,
+    )
+}
+
+/// Stdin, counting its bytes.
+#[derive(Default)]
+struct CountingReader {
+    bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl std::io::Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = std::io::stdin().lock().read(buf)?;
+        self.bytes
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
