@@ -360,6 +360,31 @@ async fn ensure_database(connect: &ConnectOptions) -> Result<()> {
     Ok(())
 }
 
+/// Drops `name` (`--drop`): refused when it does not exist or an alias
+/// points at it (an alias is how readers find a collection). Returns the
+/// rows it held, by the server's statistics.
+pub async fn drop_collection(connect: &ConnectOptions, name: &str) -> Result<u64> {
+    let client = Milvus::connect(connect).await?;
+    if !client.has_collection(name).await? {
+        return Err(Refused(anyhow!("--drop: collection {name:?} does not exist")).into());
+    }
+    let described = client.describe_collection(name).await?;
+    let aliases = if described.aliases.is_empty() {
+        client.list_aliases(name).await?
+    } else {
+        described.aliases
+    };
+    if !aliases.is_empty() {
+        return Err(Refused(anyhow!(
+            "--drop: aliases {aliases:?} point at {name:?}: move or drop them first"
+        ))
+        .into());
+    }
+    let rows = client.statistics_row_count(name).await.unwrap_or(0);
+    client.drop_collection(name).await?;
+    Ok(rows)
+}
+
 /// Runs a restore.
 pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summary> {
     let started = Instant::now();

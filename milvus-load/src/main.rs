@@ -97,6 +97,11 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     spool_dir: Option<PathBuf>,
 
+    /// Drop collection -c NAME (a restore drill's scratch copy, say) and exit;
+    /// nothing is loaded. Refused while an alias points at it.
+    #[arg(long, requires = "collection", conflicts_with_all = ["if_exists", "alias", "resume", "dry_run"])]
+    drop: bool,
+
     /// No progress lines.
     #[arg(short, long)]
     quiet: bool,
@@ -148,6 +153,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if args.drop {
+        let name = options.target.clone().unwrap_or_default();
+        return match runtime.block_on(load::drop_collection(&connect, &name)) {
+            Ok(rows) => {
+                eprintln!("milvus-load: dropped collection {name:?} ({rows} rows)");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("milvus-load: {e:#}");
+                exit_code(&e)
+            }
+        };
+    }
     match runtime.block_on(load::run(&connect, &options)) {
         Ok(summary) => {
             let line = serde_json::to_string(&summary).unwrap_or_default();
@@ -165,14 +183,19 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("milvus-load: {e:#}");
-            let code = if e.chain().any(|c| c.downcast_ref::<BadInput>().is_some()) {
-                3
-            } else if e.chain().any(|c| c.downcast_ref::<Refused>().is_some()) {
-                4
-            } else {
-                1
-            };
-            ExitCode::from(code)
+            exit_code(&e)
         }
     }
+}
+
+fn exit_code(e: &anyhow::Error) -> ExitCode {
+    ExitCode::from(
+        if e.chain().any(|c| c.downcast_ref::<BadInput>().is_some()) {
+            3
+        } else if e.chain().any(|c| c.downcast_ref::<Refused>().is_some()) {
+            4
+        } else {
+            1
+        },
+    )
 }

@@ -670,3 +670,35 @@ fn an_interrupted_load_says_what_was_committed_and_resume_finishes_it() {
     run_ok(load(server).args(["-c", &copy, "--resume"]).arg(&set));
     compare_copy((server, &name), (server, &copy));
 }
+
+#[test]
+fn drop_removes_a_scratch_collection_but_never_one_behind_an_alias() {
+    let server = Server::Lite3;
+    let scratch = unique_name("scratch");
+    seed(server, "bench", &scratch, &["--rows", "3", "--dim", "4"]);
+    let out = run_ok(load(server).args(["--drop", "-c", &scratch]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dropped collection"));
+    assert_eq!(count(server, &scratch), "missing");
+    assert_eq!(
+        run(load(server).args(["--drop", "-c", &scratch]))
+            .status
+            .code(),
+        Some(4)
+    );
+
+    let served = unique_name("served");
+    seed(server, "bench", &served, &["--rows", "3", "--dim", "4"]);
+    run_ok(test_harness::py("seed.py").args([
+        "add-alias",
+        "--uri",
+        &server.uri(),
+        "--name",
+        &served,
+        "--alias",
+        &format!("{served}_live"),
+    ]));
+    let out = run(load(server).args(["--drop", "-c", &served]));
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("aliases"));
+    assert_eq!(count(server, &served), "3");
+}
