@@ -46,13 +46,15 @@ pub struct SendError {
 /// mismatch) fails the same way every time.
 fn is_transient(error: &milvus_wire::Error) -> bool {
     match error {
-        milvus_wire::Error::Rpc { status, .. } => {
-            matches!(
-                status.code(),
-                RpcCode::Unavailable | RpcCode::DeadlineExceeded | RpcCode::Aborted
-            ) || status.code() == RpcCode::ResourceExhausted
-                && !status.message().contains("message length")
-        }
+        milvus_wire::Error::Rpc { status, .. } => match status.code() {
+            RpcCode::Unavailable | RpcCode::DeadlineExceeded | RpcCode::Aborted => true,
+            RpcCode::ResourceExhausted => !status.message().contains("message length"),
+            // A connection lost mid-request reaches tonic as "transport error".
+            RpcCode::Unknown => ["transport error", "connection", "broken pipe"]
+                .iter()
+                .any(|s| status.message().to_ascii_lowercase().contains(s)),
+            _ => false,
+        },
         milvus_wire::Error::Server { reason, .. } => {
             let reason = reason.to_ascii_lowercase();
             [

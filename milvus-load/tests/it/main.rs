@@ -702,3 +702,86 @@ fn drop_removes_a_scratch_collection_but_never_one_behind_an_alias() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("aliases"));
     assert_eq!(count(server, &served), "3");
 }
+
+/// A loopback TCP proxy in front of a real server that cuts one connection —
+/// the first to carry more than `threshold` bytes towards the server — in
+/// the middle of a request, as a failing network would; the rest pass.
+/// Returns the proxy's URI and whether the cut happened.
+fn cut_once_proxy(
+    upstream: &str,
+    threshold: usize,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::io::Read as _;
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let upstream = upstream.trim_start_matches("http://").to_string();
+    let cut = Arc::new(AtomicBool::new(false));
+    let cut_flag = cut.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { break };
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let (mut from_server, mut to_client) =
+                (server.try_clone().unwrap(), client.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from_server, &mut to_client);
+                let _ = to_client.shutdown(Shutdown::Both);
+            });
+            let cut = cut_flag.clone();
+            std::thread::spawn(move || {
+                let (mut from_client, mut to_server) = (client, server);
+                let mut buffer = [0u8; 16 << 10];
+                let mut forwarded = 0;
+                loop {
+                    let n = match from_client.read(&mut buffer) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if forwarded + n > threshold && !cut.swap(true, Ordering::SeqCst) {
+                        let _ = from_client.shutdown(Shutdown::Both);
+                        let _ = to_server.shutdown(Shutdown::Both);
+                        return;
+                    }
+                    if to_server.write_all(&buffer[..n]).is_err() {
+                        break;
+                    }
+                    forwarded += n;
+                }
+                let _ = to_server.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    (format!("http://{address}"), cut)
+}
+
+#[test]
+fn a_connection_lost_mid_insert_is_retried_without_losing_or_duplicating_rows() {
+    let server = Server::Lite3;
+    let name = unique_name("cut");
+    seed(server, "bench", &name, &["--rows", "2000", "--dim", "64"]);
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("s.jsonl");
+    write_stream(server, &name, &stream);
+    let (proxy, cut) = cut_once_proxy(&server.uri(), 300_000);
+    let copy = format!("{name}_copy");
+    // One insert in flight at a time: the cut request was never complete at
+    // the server, so its retry cannot duplicate rows.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_milvus-load"));
+    cmd.args(["--uri", &proxy, "-q", "-c", &copy])
+        .args(["--concurrency", "1", "--batch-bytes", "64KiB"])
+        .arg(&stream);
+    let out = run_ok(&mut cmd);
+    assert!(
+        cut.load(std::sync::atomic::Ordering::SeqCst),
+        "the proxy never cut"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("retrying"), "{stderr}");
+    compare_copy((server, &name), (server, &copy));
+}
