@@ -22,7 +22,7 @@ use crate::problem::{Kind, Problem};
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 const PARQUET_MAGIC: &[u8] = b"PAR1";
 /// Rows per decoded batch.
-const BATCH_ROWS: usize = 8192;
+const BATCH_ROWS: usize = 2048;
 
 /// A primary key value.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

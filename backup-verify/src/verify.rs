@@ -6,7 +6,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt as _;
-use record_stream::header::Header;
+use record_stream::header::{Header, FORMAT_VERSION};
 use record_stream::manifest::{Manifest, Part, MANIFEST_FILE};
 
 use crate::location::{Dir, Fetched, Stream};
@@ -68,6 +68,37 @@ impl Verified {
     }
 }
 
+/// One thread that decodes every part in turn. Decoding on whichever
+/// blocking-pool thread is free would spread the batches' buffers over
+/// several malloc arenas, each keeping its high-water mark: peak memory
+/// would grow with the number of parts instead of staying flat.
+struct DecodeThread {
+    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
+}
+
+impl DecodeThread {
+    fn start() -> Self {
+        let (jobs, queue) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        std::thread::spawn(move || {
+            for job in queue {
+                job();
+            }
+        });
+        Self { jobs }
+    }
+
+    /// Runs `work` on the thread; `None` if it died (a panic in a decoder).
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = done.send(work());
+            }))
+            .ok()?;
+        result.await.ok()
+    }
+}
+
 /// Whether `name` may sit in a set beside its manifest and parts.
 fn is_expected_extra(name: &str, listed: &HashSet<&str>) -> bool {
     name == MANIFEST_FILE
@@ -111,6 +142,19 @@ pub async fn verify_set(dir: &Dir, options: &Options) -> Verified {
             )
         }
     };
+    if manifest.format_version > FORMAT_VERSION {
+        return Verified::failed(
+            "set",
+            Problem::new(
+                Kind::Corrupt,
+                MANIFEST_FILE,
+                format!(
+                    "format version {} is newer than this backup-verify understands ({FORMAT_VERSION}): upgrade it",
+                    manifest.format_version
+                ),
+            ),
+        );
+    }
     let mut problems = Vec::new();
     let files = match dir.files().await {
         Ok(files) => files,
@@ -136,6 +180,7 @@ pub async fn verify_set(dir: &Dir, options: &Options) -> Verified {
         }
     }
     let picked = pick(&manifest, options.pick.as_deref());
+    let decoder = DecodeThread::start();
     let mut collections = Vec::new();
     for (index, entry) in manifest.collections.iter().enumerate() {
         let name = &entry.header.collection.name;
@@ -204,32 +249,30 @@ pub async fn verify_set(dir: &Dir, options: &Options) -> Verified {
             let part = part.clone();
             let spool = options.spool_dir.clone();
             let mut sample = std::mem::replace(&mut result.sample, Sample::new(0));
-            let joined = tokio::task::spawn_blocking(move || {
-                let expect = Expect {
-                    source: &part.path,
-                    header: Some(&header),
-                    rows: Some(part.rows),
-                    first_pk: Some(&part.first_pk),
-                    last_pk: Some(&part.last_pk),
-                };
-                let decoded =
-                    decode_file(fetched.copy.path(), &expect, &mut keys, &mut sample, &spool);
-                if decoded.is_err() {
-                    keys.skip_to(&part.last_pk);
-                }
-                (decoded, keys, sample)
-            })
-            .await;
-            let (decoded, returned_keys, returned_sample) = match joined {
-                Ok(parts) => parts,
-                Err(e) => {
-                    problems.push(Problem::new(
-                        Kind::Corrupt,
-                        name.clone(),
-                        format!("decoder failed: {e}"),
-                    ));
-                    break;
-                }
+            let joined = decoder
+                .run(move || {
+                    let expect = Expect {
+                        source: &part.path,
+                        header: Some(&header),
+                        rows: Some(part.rows),
+                        first_pk: Some(&part.first_pk),
+                        last_pk: Some(&part.last_pk),
+                    };
+                    let decoded =
+                        decode_file(fetched.copy.path(), &expect, &mut keys, &mut sample, &spool);
+                    if decoded.is_err() {
+                        keys.skip_to(&part.last_pk);
+                    }
+                    (decoded, keys, sample)
+                })
+                .await;
+            let Some((decoded, returned_keys, returned_sample)) = joined else {
+                problems.push(Problem::new(
+                    Kind::Corrupt,
+                    name.clone(),
+                    "the decoder failed (a bug: please report it with the part)",
+                ));
+                break;
             };
             keys = returned_keys;
             result.sample = returned_sample;
