@@ -182,3 +182,25 @@ ops_pick_set() {
     fi
     printf '%s\n' "$line"
 }
+
+# ops_fetch_set URL DIR: download every object of the set at URL into DIR,
+# each checked by s3-get against the sha256 s3-put stored (the parts are
+# checked again against the manifest by milvus-load and backup-verify).
+ops_fetch_set() {
+    local url="${1%/}/" dir=$2 listing _modified _size obj rel count=0 status
+    listing=$(ops_run s3-ls --recursive "$url") || return $?
+    while read -r _modified _size obj; do
+        rel=${obj#"$url"}
+        # Sidecars are s3-put's, not the set's.
+        [[ -n $rel && $rel != "$obj" && $rel != *.sha256 ]] || continue
+        mkdir -p "$(dirname "$dir/$rel")"
+        status=0
+        ops_run s3-get -q "$obj" -o "$dir/$rel" || status=$?
+        if [[ $status -ne 0 ]]; then
+            ops_log "error: s3-get $obj failed (exit $status)"
+            return "$status"
+        fi
+        count=$((count + 1))
+    done <<<"$listing"
+    ops_log "downloaded $count file(s) of $url"
+}

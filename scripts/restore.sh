@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# restore.sh — restore one collection from the newest verified backup set (or
+# a named one) into a NEW collection, check it against the backup, and
+# optionally point an alias at it. The original is never touched.
+#
+#   COLLECTION=docs scripts/restore.sh                     # -> docs_restored_20261124T021500Z
+#   COLLECTION=docs ALIAS=docs_live scripts/restore.sh     # ... and move alias docs_live to it
+#   COLLECTION=docs RESTORE_SET=2026-11-20T021500Z TARGET_COLLECTION=docs_old scripts/restore.sh
+#
+# Steps: pick the set (`backup-verify --list`); download it with s3-get into a
+# staging directory (a file:// or local set is read in place); `milvus-load -c
+# TARGET --pick COLLECTION` (every part checked against the manifest before the
+# first write; the row count checked before any alias moves); then
+# `backup-verify --against TARGET --pick COLLECTION`: the live row count and a
+# sample of rows compared field by field with the backup.
+#
+# Environment:
+#   COLLECTION         the collection to restore (required)
+#   BACKUP_URL         the root holding the dated sets (default: file://$PWD/backups)
+#   RESTORE_SET        the set's name (default: the newest verified set holding COLLECTION)
+#   TARGET_COLLECTION  the new collection (default: COLLECTION_restored_<set name, digits only>);
+#                      an existing collection is refused (milvus-load exit 4)
+#   ALIAS              after the row count is verified, point this alias at the
+#                      new collection (milvus-load --alias) (default: none)
+#   VERIFY_SAMPLE      rows compared with the live copy (default: 100)
+#   MILVUS_LOAD_ARGS   extra milvus-load flags, e.g. "--index-fallback AUTOINDEX" or "--new-ids"
+#   STAGING_DIR        where an object-store set is downloaded (default: $TMPDIR or /tmp); removed after
+#   MILVUS_URI, MILVUS_DB, MILVUS_TOKEN or MILVUS_USER/MILVUS_PASSWORD: the target server
+#   AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...: the object store
+#   MP_BIN_DIR         directory of the milvus-pipes binaries (default: PATH)
+#
+# Prints the restored collection's name on stdout. Exit 0 when restored and
+# verified; otherwise the failing tool's code: milvus-load 3 (backup corrupt,
+# nothing written) or 4 (target exists); backup-verify 13 (the copy differs
+# from the backup); s3-get 5 (download corrupt); 1 (no such set, other errors).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/ops.sh"
+
+COLLECTION=${COLLECTION:-}
+BACKUP_URL=${BACKUP_URL:-file://$PWD/backups}
+RESTORE_SET=${RESTORE_SET:-}
+ALIAS=${ALIAS:-}
+VERIFY_SAMPLE=${VERIFY_SAMPLE:-100}
+MILVUS_LOAD_ARGS=${MILVUS_LOAD_ARGS:-}
+STAGING_DIR=${STAGING_DIR:-${TMPDIR:-/tmp}}
+
+[[ -n $COLLECTION ]] || ops_die 2 "set COLLECTION to the collection to restore"
+ops_require backup-verify milvus-load s3-ls s3-get
+
+line=$(ops_pick_set "$BACKUP_URL" "$COLLECTION" "$RESTORE_SET") || exit 1
+read -r set_name _time state _colls _rows _bytes set_url <<<"$line"
+TARGET_COLLECTION=${TARGET_COLLECTION:-${COLLECTION}_restored_${set_name//[^0-9A-Za-z]/}}
+started_ms=$(ops_now_ms)
+ops_log "restoring $COLLECTION from $set_name ($state, $set_url) into $TARGET_COLLECTION"
+
+staging=""
+trap '[[ -z $staging ]] || rm -rf "$staging"' EXIT
+if ! set_dir=$(ops_local_dir "$set_url"); then
+    mkdir -p "$STAGING_DIR"
+    staging=$(mktemp -d "${STAGING_DIR%/}/milvus-restore.XXXXXX")
+    set_dir="$staging/$set_name"
+    ops_fetch_set "$set_url" "$set_dir" || ops_die $? "cannot download $set_url"
+fi
+
+load_args=(-c "$TARGET_COLLECTION" --pick "$COLLECTION")
+[[ -z $ALIAS ]] || load_args+=(--alias "$ALIAS")
+# Word splitting wanted: extra flags as an operator writes them.
+# shellcheck disable=SC2206
+load_args+=($MILVUS_LOAD_ARGS)
+status=0
+ops_run milvus-load "${load_args[@]}" "$set_dir" || status=$?
+[[ $status -eq 0 ]] || ops_die "$status" "milvus-load failed (exit $status)"
+ops_log "loaded $TARGET_COLLECTION in $(ops_secs_since "$started_ms") s${ALIAS:+; alias $ALIAS points at it}"
+
+status=0
+ops_run backup-verify --against "$TARGET_COLLECTION" --pick "$COLLECTION" --sample "$VERIFY_SAMPLE" "$set_dir" || status=$?
+if [[ $status -ne 0 ]]; then
+    ops_die "$status" "backup-verify --against $TARGET_COLLECTION failed (exit $status)${ALIAS:+; alias $ALIAS already points at it: move it back}"
+fi
+ops_log "ok: $TARGET_COLLECTION matches $set_name ($(ops_secs_since "$started_ms") s)"
+printf '%s\n' "$TARGET_COLLECTION"
