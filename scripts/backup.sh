@@ -28,6 +28,8 @@
 #   METRICS_DIR      node_exporter textfile directory: writes milvus_backup.prom
 #                    (this script) and milvus_backup_verify.prom (backup-verify)
 #                    (default: none, no metrics)
+#   PUSHGATEWAY_URL  also push those files to this Prometheus Pushgateway
+#                    (e.g. http://pushgateway:9091; needs curl) (default: none)
 #   MILVUS_URI, MILVUS_DB, MILVUS_TOKEN or MILVUS_USER/MILVUS_PASSWORD: the
 #                    Milvus server, read by milvus-dump
 #   AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
@@ -157,5 +159,6 @@ verify_args=(--mark-verified)
 ops_log "verifying $set_url"
 status=0
 ops_run backup-verify "${verify_args[@]}" "$set_url" || status=$?
+[[ -z $METRICS_DIR ]] || ops_push_metrics "$METRICS_DIR/milvus_backup_verify.prom"
 [[ $status -eq 0 ]] || ops_die "$status" "backup-verify failed (exit $status) on $set_url; the set stays unverified"
 printf '%s\n' "$set_url"

@@ -21,6 +21,7 @@
 #   PRUNE_NOW        judge ages against this RFC 3339 time (default: now; for tests and drills)
 #   PRUNE_DRY_RUN    1: same as --dry-run
 #   METRICS_DIR      node_exporter textfile directory: writes milvus_backup_prune.prom (default: none)
+#   PUSHGATEWAY_URL     also push that file to this Prometheus Pushgateway (needs curl) (default: none)
 #   AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...: the object store
 #   MP_BIN_DIR       directory of the milvus-pipes binaries (default: PATH)
 #

@@ -23,6 +23,7 @@
 #                       when the canary runs another Milvus version)
 #   STAGING_DIR         where an object-store set is downloaded (default: $TMPDIR or /tmp)
 #   METRICS_DIR         node_exporter textfile directory: writes milvus_backup_drill.prom (default: none)
+#   PUSHGATEWAY_URL     also push that file to this Prometheus Pushgateway (needs curl) (default: none)
 #   AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...: the object store
 #   MP_BIN_DIR          directory of the milvus-pipes binaries (default: PATH)
 #

@@ -128,11 +128,23 @@ ops_metrics_write() {
     mkdir -p "$(dirname "$file")"
     tmp="$file.tmp.$$"
     if cat >"$tmp" && mv -f "$tmp" "$file"; then
+        ops_push_metrics "$file"
         return 0
     fi
     rm -f "$tmp"
     ops_log "warning: cannot write metrics $file"
     return 1
+}
+
+# ops_push_metrics FILE: with PUSHGATEWAY_URL set, also push FILE to a
+# Prometheus Pushgateway (job = the file's name without .prom): a CronJob's pod
+# has no node_exporter to read its textfile directory.
+ops_push_metrics() {
+    local file=$1 job
+    [[ -n "${PUSHGATEWAY_URL:-}" && -f "$file" ]] || return 0
+    job=$(basename "$file" .prom)
+    curl -fsS --max-time 30 --data-binary @"$file" "${PUSHGATEWAY_URL%/}/metrics/job/$job" ||
+        ops_log "warning: cannot push $file to $PUSHGATEWAY_URL"
 }
 
 # ops_gauge NAME HELP LABELS VALUE: one gauge in the Prometheus text format.
