@@ -162,9 +162,9 @@ impl Milvus {
                 reason: "--ca-cert needs an https:// URI".into(),
             });
         }
-        let channel = endpoint.connect().await.map_err(|source| Error::Connect {
+        let channel = endpoint.connect().await.map_err(|cause| Error::Connect {
             uri: uri.clone(),
-            source,
+            cause,
         })?;
         let header = |value: String, what: &str| {
             MetadataValue::try_from(value).map_err(|_| Error::InvalidUri {

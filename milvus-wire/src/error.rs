@@ -14,14 +14,14 @@ pub enum Error {
         /// Why it is invalid.
         reason: String,
     },
-    /// The server could not be reached.
-    #[error("cannot connect to Milvus at {uri}: {source}")]
+    /// The server could not be reached. (The cause is spelled out in the
+    /// message rather than chained: tonic's own chain repeats itself.)
+    #[error("cannot connect to Milvus at {uri}: {}", describe_connect(.cause))]
     Connect {
         /// The URI we dialled.
         uri: String,
         /// The transport error.
-        #[source]
-        source: tonic::transport::Error,
+        cause: tonic::transport::Error,
     },
     /// A TLS setting (CA certificate) could not be used.
     #[error("TLS setup for {uri}: {reason}")]
@@ -92,4 +92,21 @@ impl Error {
             || text.contains("exceed")
                 && (text.contains("size") || text.contains("limit") || text.contains("bytes"))
     }
+}
+
+/// A connection failure's innermost cause, with a hint for the usual ones.
+fn describe_connect(error: &tonic::transport::Error) -> String {
+    let mut innermost: &dyn std::error::Error = error;
+    while let Some(next) = innermost.source() {
+        innermost = next;
+    }
+    let text = innermost.to_string();
+    let hint = if text.contains("UnknownIssuer") || text.contains("certificate") {
+        " (the server's TLS certificate is not trusted: --ca-cert FILE names the CA that signed it)"
+    } else if text.contains("refused") {
+        " (nothing listens there: is the server up and the port right?)"
+    } else {
+        ""
+    };
+    format!("{text}{hint}")
 }

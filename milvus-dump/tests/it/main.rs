@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 mod pinned;
+mod tls;
 
 use test_harness::{compare, describe, run, run_ok, seed, unique_name, Server};
 
