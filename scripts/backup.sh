@@ -21,6 +21,7 @@
 #   BACKUP_ZSTD      zstd level of the parts, 1-22; 0 for none (default: 3)
 #   PART_BYTES       bytes per part before compression, e.g. 256MiB (default:
 #                    milvus-dump's): a huge collection is many bounded objects
+#   PART_ROWS        rows per part instead (default: none)
 #   BACKUP_FLUSH     1: seal growing segments before dumping (default: 0)
 #   DUMP_JOBS        milvus-dump --jobs (default: milvus-dump's)
 #   STAGING_DIR      local scratch space, needs room for one set (default:
@@ -49,6 +50,7 @@ BACKUP_SET_NAME=${BACKUP_SET_NAME:-$(date -u +%Y-%m-%dT%H%M%SZ)}
 BACKUP_FORMAT=${BACKUP_FORMAT:-jsonl}
 BACKUP_ZSTD=${BACKUP_ZSTD:-3}
 PART_BYTES=${PART_BYTES:-}
+PART_ROWS=${PART_ROWS:-}
 BACKUP_FLUSH=${BACKUP_FLUSH:-0}
 DUMP_JOBS=${DUMP_JOBS:-}
 STAGING_DIR=${STAGING_DIR:-${TMPDIR:-/tmp}}
@@ -126,6 +128,7 @@ else
 fi
 [[ $BACKUP_ZSTD == 0 || -z $BACKUP_ZSTD ]] || dump_args+=("--zstd=$BACKUP_ZSTD")
 [[ -z $PART_BYTES ]] || dump_args+=(--part-bytes "$PART_BYTES")
+[[ -z $PART_ROWS ]] || dump_args+=(--part-rows "$PART_ROWS")
 [[ $BACKUP_FLUSH != 1 ]] || dump_args+=(--flush)
 [[ -z $DUMP_JOBS ]] || dump_args+=(--jobs "$DUMP_JOBS")
 

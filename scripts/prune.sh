@@ -51,7 +51,7 @@ for arg in "$@"; do
 done
 [[ $RETENTION_DAYS =~ ^[0-9]+$ ]] || ops_die 2 "RETENTION_DAYS must be a whole number of days: '$RETENTION_DAYS'"
 [[ $KEEP_MIN =~ ^[0-9]+$ ]] || ops_die 2 "KEEP_MIN must be a whole number: '$KEEP_MIN'"
-ops_require backup-verify s3-rm
+ops_require backup-verify s3-ls s3-rm
 
 now=$(ops_epoch "$PRUNE_NOW")
 cutoff=$((now - RETENTION_DAYS * 86400))
@@ -87,6 +87,16 @@ for ((i = 0; i < ${#names[@]}; i++)); do
         continue
     fi
     url="${urls[i]%/}/"
+    if [[ ${states[i]} == incomplete ]]; then
+        # Some stores (SeaweedFS) keep listing a prefix as a directory once
+        # its objects are gone: nothing left to delete there.
+        listed=0
+        ops_run s3-ls --recursive "$url" >/dev/null 2>&1 || listed=$?
+        if [[ $listed -eq 3 ]]; then
+            kept=$((kept + 1))
+            continue
+        fi
+    fi
     if [[ $PRUNE_DRY_RUN != 1 ]]; then
         if ! ops_run s3-rm --recursive "$url" >/dev/null; then
             ops_log "error: could not delete ${names[i]} ($url)"
@@ -98,7 +108,7 @@ for ((i = 0; i < ${#names[@]}; i++)); do
     ops_log "$verb ${names[i]} (${states[i]}, older than $RETENTION_DAYS days)"
     deleted=$((deleted + 1))
 done
-ops_log "${#names[@]} set(s): $verb $deleted, kept $kept (the newest $protected protected), $failed failed"
+ops_log "${#names[@]} set(s): $verb $deleted, left $kept (the newest $protected protected), $failed failed"
 
 if [[ -n $METRICS_DIR && $PRUNE_DRY_RUN != 1 ]]; then
     labels="url=\"$(ops_label "$BACKUP_URL")\""
