@@ -37,3 +37,4 @@ wait_milvus235
 
 export MP_TEST_PYTHON="$MP_VENV/main/bin/python"
 cargo test --workspace --locked
+bash tests/e2e/scripted-week.sh
