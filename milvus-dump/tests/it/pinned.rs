@@ -1,6 +1,7 @@
 //! The pinned-snapshot path, which no test server has (Milvus 2.4+ answers an
 //! iterator query with `session_ts`): a scripted gRPC responder plays the
-//! server and records what the dump asks.
+//! server and records what the dump asks. It also checks credentials as
+//! Milvus's authentication does (no test server enforces them).
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -173,8 +174,35 @@ impl MilvusService for Scripted {
     }
 }
 
+/// Milvus's authentication: UNAUTHENTICATED unless the `authorization`
+/// metadata is `required` (when there is a requirement).
+#[allow(clippy::result_large_err)] // tonic's interceptor signature
+fn check_credentials(
+    required: Option<&str>,
+    request: Request<()>,
+) -> Result<Request<()>, tonic::Status> {
+    let given = request
+        .metadata()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    match required {
+        Some(required) if given != Some(required) => Err(tonic::Status::unauthenticated(
+            "auth check failure, please check username and password are correct",
+        )),
+        _ => Ok(request),
+    }
+}
+
 /// Serves the scripted responder on a free loopback port in a background thread.
 fn serve(service: Scripted) -> SocketAddr {
+    serve_requiring(service, None)
+}
+
+/// The same, refusing requests whose `authorization` metadata is not
+/// `required` (base64 `user:password`, as Milvus checks it) with
+/// UNAUTHENTICATED, as Milvus does.
+#[allow(clippy::result_large_err)] // tonic's interceptor signature
+fn serve_requiring(service: Scripted, required: Option<String>) -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -186,7 +214,10 @@ fn serve(service: Scripted) -> SocketAddr {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             tonic::transport::Server::builder()
-                .add_service(MilvusServiceServer::new(service))
+                .add_service(MilvusServiceServer::with_interceptor(
+                    service,
+                    move |request| check_credentials(required.as_deref(), request),
+                ))
                 .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
                 .await
                 .unwrap();
@@ -255,4 +286,51 @@ fn every_page_reads_at_the_pinned_session_timestamp() {
             assert_eq!(param("collection_id").as_deref(), Some("7"));
         }
     }
+}
+
+#[test]
+fn credentials_come_from_the_environment_or_a_file_and_a_refusal_is_clear() {
+    // "root:Milvus", base64.
+    let addr = serve_requiring(Scripted::default(), Some("cm9vdDpNaWx2dXM=".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let dump = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_milvus-dump"));
+        cmd.args([
+            "--uri",
+            &format!("http://{addr}"),
+            "-q",
+            "-c",
+            "pinned",
+            "-o",
+        ])
+        .arg(&out)
+        .env_remove("MILVUS_TOKEN")
+        .env_remove("MILVUS_USER")
+        .env_remove("MILVUS_PASSWORD");
+        cmd
+    };
+    run_ok(
+        dump()
+            .env("MILVUS_USER", "root")
+            .env("MILVUS_PASSWORD", "Milvus"),
+    );
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "root:Milvus\n").unwrap();
+    run_ok(dump().arg("--token-file").arg(&token_file));
+
+    std::fs::remove_file(&out).unwrap();
+    let mut refused = dump();
+    refused
+        .env("MILVUS_USER", "root")
+        .env("MILVUS_PASSWORD", "not-the-password");
+    let result = test_harness::run(&mut refused);
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("auth check failure"), "{stderr}");
+    assert!(
+        !stderr.contains("not-the-password"),
+        "the secret leaked: {stderr}"
+    );
+    assert!(!out.exists(), "no output file after a refusal");
 }
