@@ -42,10 +42,7 @@ METRICS_DIR=${METRICS_DIR:-}
 for arg in "$@"; do
     case $arg in
     -n | --dry-run) PRUNE_DRY_RUN=1 ;;
-    -h | --help)
-        sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-        exit 0
-        ;;
+    -h | --help) ops_help "$arg" ;;
     *) ops_die 2 "unknown argument '$arg' (only --dry-run)" ;;
     esac
 done

@@ -34,6 +34,7 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib/ops.sh"
+ops_no_args "$@"
 
 BACKUP_URL=${BACKUP_URL:-file://$PWD/backups}
 DRILL_SET=${DRILL_SET:-}

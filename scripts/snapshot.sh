@@ -36,6 +36,7 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib/ops.sh"
+ops_no_args "$@"
 
 SNAPSHOT_PVCS=${SNAPSHOT_PVCS:-}
 SNAPSHOT_NAMESPACE=${SNAPSHOT_NAMESPACE:-}

@@ -5,6 +5,26 @@
 
 OPS_NAME=${OPS_NAME:-$(basename "$0" .sh)}
 
+# ops_help ARGS...: for -h/--help, print the calling script's header comment
+# (its settings) and exit.
+ops_help() {
+    local arg
+    for arg in "$@"; do
+        case $arg in
+        -h | --help)
+            sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d; s/^# \{0,1\}//'
+            exit 0
+            ;;
+        esac
+    done
+}
+
+# ops_no_args ARGS...: refuse arguments: the settings come from the environment.
+ops_no_args() {
+    ops_help "$@"
+    [[ $# -eq 0 ]] || ops_die 2 "unexpected argument '$1': settings come from the environment (--help lists them)"
+}
+
 # ops_log MESSAGE...: one timestamped line on stderr (cron mails it, kubectl logs shows it).
 ops_log() {
     printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$OPS_NAME" "$*" >&2
