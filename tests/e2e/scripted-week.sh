@@ -130,6 +130,23 @@ for day in 16 17 18 19 20 21 22; do
         step "backup-$day" env BACKUP_SET_NAME="$set_name" COLLECTIONS="$coll,${coll}_gone" "$scripts/backup.sh"
         [[ $rc -ne 0 ]] || fail "backup.sh with a missing collection exited 0"
         ok "day $day: backup.sh with a missing collection fails (exit $rc)"
+        step "backup-$day-down" env BACKUP_SET_NAME="$set_name" MILVUS_URI=http://127.0.0.1:9 "$scripts/backup.sh"
+        [[ $rc -ne 0 ]] || fail "backup.sh with the server down exited 0"
+        ok "day $day: backup.sh with the server down (MILVUS_URI on a closed port) fails (exit $rc)"
+        # The upload cut off before the manifest, as a network failure would.
+        fakebin=$work/fakebin
+        mkdir -p "$fakebin"
+        for tool in milvus-dump milvus-load s3-get s3-ls s3-rm backup-verify; do ln -sf "$bin/$tool" "$fakebin/$tool"; done
+        printf '#!/usr/bin/env bash\ncase "$*" in *manifest.json*) echo "s3-put: simulated network failure" >&2; exit 1 ;; esac\nexec %q "$@"\n' \
+            "$bin/s3-put" >"$fakebin/s3-put"
+        chmod +x "$fakebin/s3-put"
+        step "backup-$day-cut" env BACKUP_SET_NAME="$set_name" MP_BIN_DIR="$fakebin" "$scripts/backup.sh"
+        [[ $rc -ne 0 ]] || fail "backup.sh with the manifest's upload failing exited 0"
+        grep -q "removing the .* object(s) this run uploaded" "$work/backup-$day-cut.err" || fail "backup.sh did not take back its parts"
+        if "$bin/s3-ls" --recursive "$url/$set_name/" >/dev/null 2>&1; then
+            fail "the cut upload left objects under $url/$set_name/"
+        fi
+        ok "day $day: backup.sh whose manifest upload fails exits $rc and takes back the parts it uploaded"
         if list_sets | grep -q "^$set_name .* \(verified\|complete\) "; then
             fail "day $day left a complete set"
         fi
@@ -191,7 +208,7 @@ would delete 2026-11-18T021500Z $url/2026-11-18T021500Z/"
 $(cat "$work/prune-dry.out")
 expected:
 $expected"
-[[ $(list_sets | wc -l) == 8 ]] || fail "prune.sh --dry-run deleted something"
+[[ $(live_sets | wc -l) == 8 ]] || fail "prune.sh --dry-run deleted something"
 ok "prune.sh --dry-run (retention 7 days, KEEP_MIN 3, now $PRUNE_NOW) names the 4 sets it would delete and deletes none"
 step prune "$scripts/prune.sh"
 expect_rc 0
