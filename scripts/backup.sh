@@ -103,8 +103,8 @@ finish() {
     local status=$?
     [[ -n $staging ]] && rm -rf "$staging"
     if [[ $status -ne 0 && $finished -eq 0 && ${#uploaded[@]} -gt 0 ]]; then
-        # An upload failed halfway: take back what this run put there (never
-        # the manifest's absence alone: prune.sh would also remove it later).
+        # The upload stopped halfway: take back what this run put there
+        # (prune.sh removes whatever could not be removed now).
         ops_log "removing the ${#uploaded[@]} object(s) this run uploaded to $set_url"
         ops_run s3-rm "${uploaded[@]}" >/dev/null || ops_log "warning: could not remove them; prune.sh will"
     fi

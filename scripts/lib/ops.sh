@@ -5,6 +5,13 @@
 
 OPS_NAME=${OPS_NAME:-$(basename "$0" .sh)}
 
+# A signal ends the script through its EXIT trap with the conventional status:
+# without these, the EXIT trap of a terminated script sees status 0 and would
+# record a success.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 # ops_help ARGS...: for -h/--help, print the calling script's header comment
 # (its settings) and exit.
 ops_help() {
