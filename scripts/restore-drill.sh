@@ -10,7 +10,8 @@
 #
 # Environment (all optional):
 #   BACKUP_URL          the root holding the dated sets (default: file://$PWD/backups)
-#   DRILL_SET           the set to restore (default: the newest verified set)
+#   DRILL_SET           the set to restore (default: the newest verified set,
+#                       holding DRILL_COLLECTIONS if it names one)
 #   DRILL_COLLECTIONS   collections to restore, space- or comma-separated
 #                       (default: every collection of the set)
 #   CANARY_MILVUS_URI   the server to restore into (default: MILVUS_URI)
@@ -107,7 +108,10 @@ finish() {
 }
 trap finish EXIT
 
-line=$(ops_pick_set "$BACKUP_URL" "" "$DRILL_SET") || exit 1
+# One collection named: the newest verified set holding it.
+want=""
+[[ -z $DRILL_COLLECTIONS || $(ops_words "$DRILL_COLLECTIONS" | wc -l) -ne 1 ]] || want=$(ops_words "$DRILL_COLLECTIONS")
+line=$(ops_pick_set "$BACKUP_URL" "$want" "$DRILL_SET") || exit 1
 read -r set_name time _state set_colls _rows _bytes set_url <<<"$line"
 set_time=$(ops_epoch "$time")
 collections=()
