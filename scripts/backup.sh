@@ -18,7 +18,8 @@
 #   BACKUP_SET_NAME  the set's name (default: the UTC time, YYYY-MM-DDTHHMMSSZ;
 #                    it must start with the date: --list and prune read it)
 #   BACKUP_FORMAT    jsonl or parquet (default: jsonl)
-#   BACKUP_ZSTD      zstd level of the parts, 1-22; 0 for none (default: 3)
+#   BACKUP_ZSTD      zstd level of the parts, 1-22; 0 for none (default: 3);
+#                    Parquet parts stay importable by Milvus itself only with 0
 #   PART_BYTES       bytes per part before compression, e.g. 256MiB (default:
 #                    milvus-dump's): a huge collection is many bounded objects
 #   PART_ROWS        rows per part instead (default: none)
