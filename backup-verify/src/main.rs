@@ -45,7 +45,7 @@ struct Args {
     #[arg(long, value_name = "NAME")]
     against: Option<String>,
 
-    /// The collection of a multi-collection set to compare with --against.
+    /// Check only this collection of a set holding several (and compare it with --against).
     #[arg(long, value_name = "NAME")]
     pick: Option<String>,
 
@@ -209,6 +209,9 @@ async fn run(args: Args) -> Result<u8> {
     }
     report.seconds = started.elapsed().as_secs_f64();
     report.conclude();
+    if let Some(path) = &args.metrics {
+        metrics::write(path, &report)?;
+    }
     if args.mark_verified {
         match (&set_dir, report.ok) {
             (Some(dir), true) => dir
@@ -218,9 +221,6 @@ async fn run(args: Args) -> Result<u8> {
             (Some(_), false) => {}
             (None, _) => bail!("--mark-verified applies to a backup set (a directory or prefix)"),
         }
-    }
-    if let Some(path) = &args.metrics {
-        metrics::write(path, &report)?;
     }
     if !args.quiet {
         eprint!("{}", report.text());

@@ -113,6 +113,8 @@ pub fn write(path: &Path, report: &Report) -> Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the metrics directory {}", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".backup-verify-metrics-")
         .tempfile_in(dir)

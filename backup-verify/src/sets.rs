@@ -99,6 +99,11 @@ pub async fn list(root: &Dir) -> Result<Vec<SetEntry>> {
             .read(MANIFEST_FILE)
             .await?
             .and_then(|text| serde_json::from_slice(&text).ok());
+        // Some stores (SeaweedFS) keep listing a prefix whose objects are
+        // all deleted: nothing there is no set at all.
+        if manifest.is_none() && dir.files().await?.is_empty() {
+            continue;
+        }
         let verified = manifest.is_some() && dir.read(VERIFIED_FILE).await?.is_some();
         let state = match (&manifest, verified) {
             (Some(_), true) => "verified",

@@ -21,7 +21,8 @@ pub const VERIFIED_FILE: &str = "verified.json";
 pub struct Options {
     /// Sizes and checksums only, no decoding.
     pub checksums_only: bool,
-    /// The collection whose rows are sampled (`None`: the only one).
+    /// The only collection of a set to check (and sample); `None`: all
+    /// (the only one is sampled).
     pub pick: Option<String>,
     /// Rows to sample for `--against` (0: none).
     pub sample: usize,
@@ -180,9 +181,21 @@ pub async fn verify_set(dir: &Dir, options: &Options) -> Verified {
         }
     }
     let picked = pick(&manifest, options.pick.as_deref());
+    if let (Some(name), None) = (&options.pick, picked) {
+        problems.push(Problem::new(
+            Kind::Incomplete,
+            MANIFEST_FILE,
+            format!("no collection {name:?} in the set (--pick)"),
+        ));
+    }
     let decoder = DecodeThread::start();
     let mut collections = Vec::new();
     for (index, entry) in manifest.collections.iter().enumerate() {
+        // --pick checks one collection of the set (the others' files are
+        // still accounted for by the listing above).
+        if options.pick.is_some() && picked != Some(index) {
+            continue;
+        }
         let name = &entry.header.collection.name;
         let sample_size = if picked == Some(index) {
             options.sample

@@ -314,7 +314,11 @@ fn dated_sets_are_listed_and_judged_by_age_with_metrics() {
         f.copy_of(&f.jsonl_set(), root.path());
         std::fs::rename(root.path().join("jsonl-set"), root.path().join(name)).unwrap();
     }
-    std::fs::create_dir(root.path().join("2026-11-23T020000Z")).unwrap(); // a failed day
+    // A failed day: a part uploaded, no manifest. (An empty directory is no set.)
+    let failed = root.path().join("2026-11-23T020000Z");
+    std::fs::create_dir_all(failed.join(&f.name)).unwrap();
+    std::fs::write(failed.join(&f.name).join("part-00000.jsonl"), "{").unwrap();
+    std::fs::create_dir(root.path().join("2026-11-24T020000Z")).unwrap();
     let metrics = root.path().join("verify.prom");
     let set = root.path().join("2026-11-22T020000Z");
     let out = run(verify()
@@ -486,5 +490,47 @@ fn sets_in_object_storage_verify_like_local_ones() {
     assert!(
         listing.contains("2026-11-23T020000Z") && listing.contains("complete"),
         "{listing}"
+    );
+}
+
+#[test]
+fn pick_checks_one_collection_of_a_set() {
+    let f = fixture();
+    let server = Server::Lite3;
+    let other = unique_name("bv_other");
+    seed(server, "bench", &other, &["--rows", "20", "--dim", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    let mut cmd = dump(server);
+    let out = run(cmd
+        .args([
+            "-c",
+            &f.name,
+            "-c",
+            &other,
+            "--part-rows",
+            "10",
+            "--out-dir",
+        ])
+        .arg(&set));
+    assert!(out.status.success(), "{}", describe(&cmd, &out));
+    let part = set.join(&other).join("part-00001.jsonl");
+    let mut bytes = std::fs::read(&part).unwrap();
+    bytes[10] ^= 0x20;
+    std::fs::write(&part, bytes).unwrap();
+
+    expect_exit(verify().arg(&set), 10);
+    let (out, report) = json_report(verify().arg(&set).args(["--pick", &f.name]));
+    assert!(out.status.success(), "{report}");
+    assert_eq!(report["collections"].as_array().unwrap().len(), 1);
+    assert_eq!(report["rows"], 90);
+    let stderr = expect_exit(verify().arg(&set).args(["--pick", &other]), 10);
+    assert!(
+        stderr.contains(&format!("{other}/part-00001.jsonl")),
+        "{stderr}"
+    );
+    expect_exit(
+        verify().arg(&set).args(["--pick", "no_such_collection"]),
+        11,
     );
 }
