@@ -3,6 +3,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::Parser;
@@ -88,6 +89,11 @@ struct Args {
     #[arg(long)]
     flush: bool,
 
+    /// Flush the collections (-c, or --all) and exit without dumping: seals
+    /// growing segments before a CSI volume snapshot.
+    #[arg(long, conflicts_with_all = ["output", "out_dir", "schema_only", "list"])]
+    flush_only: bool,
+
     /// Exit 3 when rows changed during the dump on a server that cannot pin a snapshot.
     #[arg(long)]
     strict_snapshot: bool,
@@ -171,6 +177,21 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         args.collections.clone()
     };
+
+    if args.flush_only {
+        for name in &collections {
+            // Some servers (Milvus Lite 3) flush an unknown name without a word.
+            if !client.has_collection(name).await? {
+                bail!("collection {name:?} does not exist");
+            }
+            client.flush(name, Duration::from_secs(600)).await?;
+            if !args.quiet {
+                let rows = client.statistics_row_count(name).await?;
+                eprintln!("milvus-dump: flushed {name} ({rows} rows)");
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
 
     let destination = match (&args.out_dir, &args.output) {
         (Some(dir), _) => Destination::Set {

@@ -589,3 +589,21 @@ fn resume_continues_a_killed_backup_set_without_losing_or_duplicating_rows() {
         compare(server, &name, "--set", &set);
     }
 }
+
+#[test]
+fn flush_only_flushes_and_writes_nothing() {
+    let server = Server::Lite3;
+    let name = unique_name("flushonly");
+    seed(server, "bench", &name, &["--rows", "3", "--dim", "4"]);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_milvus-dump"));
+    let out = run_ok(cmd.args(["--uri", &server.uri(), "--flush-only", "-c", &name]));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("flushed {name} (3 rows)")),
+        "{stderr}"
+    );
+    let mut missing = dump(server);
+    let out = run(missing.args(["--flush-only", "-c", "no_such_collection_here"]));
+    assert!(!out.status.success(), "{}", describe(&missing, &out));
+}
