@@ -360,6 +360,16 @@ async fn ensure_database(connect: &ConnectOptions) -> Result<()> {
     Ok(())
 }
 
+/// Points `alias` at the existing collection `name` (`--alias-only`).
+pub async fn alias_only(connect: &ConnectOptions, name: &str, alias: &str) -> Result<()> {
+    let client = Milvus::connect(connect).await?;
+    if !client.has_collection(name).await? {
+        return Err(Refused(anyhow!("--alias-only: collection {name:?} does not exist")).into());
+    }
+    client.point_alias(alias, name).await?;
+    Ok(())
+}
+
 /// Drops `name` (`--drop`): refused when it does not exist or an alias
 /// points at it (an alias is how readers find a collection). Returns the
 /// rows it held, by the server's statistics.

@@ -97,6 +97,11 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     spool_dir: Option<PathBuf>,
 
+    /// Only point --alias at the existing collection -c NAME (after a check
+    /// of your own, say) and exit; nothing is loaded.
+    #[arg(long, requires_all = ["collection", "alias"], conflicts_with_all = ["if_exists", "resume", "dry_run", "drop"])]
+    alias_only: bool,
+
     /// Drop collection -c NAME (a restore drill's scratch copy, say) and exit;
     /// nothing is loaded. Refused while an alias points at it.
     #[arg(long, requires = "collection", conflicts_with_all = ["if_exists", "alias", "resume", "dry_run"])]
@@ -153,6 +158,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if args.alias_only {
+        let (name, alias) = (
+            options.target.clone().unwrap_or_default(),
+            options.alias.clone().unwrap_or_default(),
+        );
+        return match runtime.block_on(load::alias_only(&connect, &name, &alias)) {
+            Ok(()) => {
+                eprintln!("milvus-load: alias {alias:?} points at {name:?}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("milvus-load: {e:#}");
+                exit_code(&e)
+            }
+        };
+    }
     if args.drop {
         let name = options.target.clone().unwrap_or_default();
         return match runtime.block_on(load::drop_collection(&connect, &name)) {

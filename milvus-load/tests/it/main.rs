@@ -701,6 +701,17 @@ fn drop_removes_a_scratch_collection_but_never_one_behind_an_alias() {
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("aliases"));
     assert_eq!(count(server, &served), "3");
+
+    // --alias-only moves the alias (a restore checked by other means), then
+    // the old collection can go.
+    let successor = unique_name("successor");
+    seed(server, "bench", &successor, &["--rows", "2", "--dim", "4"]);
+    let alias = format!("{served}_live");
+    run_ok(load(server).args(["--alias-only", "--alias", &alias, "-c", &successor]));
+    assert_eq!(seed_output(server, "alias-target", &alias), successor);
+    run_ok(load(server).args(["--drop", "-c", &served]));
+    let out = run(load(server).args(["--alias-only", "--alias", &alias, "-c", &served]));
+    assert_eq!(out.status.code(), Some(4));
 }
 
 /// A loopback TCP proxy in front of a real server that cuts one connection —
