@@ -8,7 +8,12 @@
 #   (d) milvus-dump peak RSS at 10,000 rows versus all rows (flat memory)
 # and prints one JSON line per measurement (rows/s, CPU seconds, peak RSS).
 #
-#   bench/dump/run.sh [--server milvus235|lite25] [--rows N] [--runbook-rows N]
+#   bench/dump/run.sh [--server milvus235|lite25] [--rows N] [--runbook-rows N] [--uri URI]
+#
+# --uri: use a server already running at URI instead of starting one (--server
+#   then only names it and picks the ceiling's page sizes). Only one Milvus
+#   2.3.5 standalone can run per machine; this is how to bench against one that
+#   is already up. The benchmark's collection (bench_dump) is dropped at exit.
 #
 # --runbook-rows limits (a) to the first N keys (Milvus Lite 2.5 serves the
 # runbook's 5,000-row pages at ~58 rows/s: all 100,000 rows would take 30 min).
@@ -16,13 +21,14 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
-server=milvus235 rows=100000 runbook_rows=
+server=milvus235 rows=100000 runbook_rows='' uri=''
 while [[ $# -gt 0 ]]; do
     case $1 in
+        --uri) uri=$2; shift 2 ;;
         --server) server=$2; shift 2 ;;
         --rows) rows=$2; shift 2 ;;
         --runbook-rows) runbook_rows=$2; shift 2 ;;
-        *) echo "usage: $0 [--server milvus235|lite25] [--rows N] [--runbook-rows N]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--server milvus235|lite25] [--rows N] [--runbook-rows N] [--uri URI]" >&2; exit 2 ;;
     esac
 done
 runbook_rows=${runbook_rows:-$rows}
@@ -32,16 +38,32 @@ cargo build --release --locked -p milvus-dump -p wire-ceiling
 # shellcheck source=../../scripts/lib/servers.sh
 source scripts/lib/servers.sh
 mp_run_dir >/dev/null
-trap 'stop_servers; rm -rf "$MP_RUN_DIR"' EXIT
 py="$MP_VENV/main/bin/python"
 measure() { "$py" bench/measure.py "$@"; }
+name=bench_dump
+given_uri=$uri
+cleanup() {
+    if [[ -n $given_uri ]]; then
+        "$py" -c 'import sys; from pymilvus import MilvusClient; MilvusClient(sys.argv[1]).drop_collection(sys.argv[2])' \
+            "$given_uri" "$name" >/dev/null 2>&1 || true
+    else
+        stop_servers
+    fi
+    rm -rf "$MP_RUN_DIR"
+}
+trap cleanup EXIT
 
 case $server in
-    milvus235) start_milvus235; wait_milvus235; uri=$MP_TEST_MILVUS235_URI; ceiling_pages="1000 16384" ;;
-    lite25) start_lite25; uri=$MP_TEST_LITE25_URI; ceiling_pages="250 1000" ;;
+    milvus235) ceiling_pages="1000 16384" ;;
+    lite25) ceiling_pages="250 1000" ;;
     *) echo "unknown server $server" >&2; exit 2 ;;
 esac
-name=bench_dump
+if [[ -z $uri ]]; then
+    case $server in
+        milvus235) start_milvus235; wait_milvus235; uri=$MP_TEST_MILVUS235_URI ;;
+        lite25) start_lite25; uri=$MP_TEST_LITE25_URI ;;
+    esac
+fi
 echo "bench: seeding $rows rows × 768 dims on $server ($uri) ..." >&2
 "$py" test-harness/py/seed.py bench --uri "$uri" --name "$name" --rows "$rows" --dim 768
 dump=target/release/milvus-dump
