@@ -7,12 +7,12 @@
 #   COLLECTION=docs ALIAS=docs_live scripts/restore.sh     # ... and move alias docs_live to it
 #   COLLECTION=docs RESTORE_SET=2026-11-20T021500Z TARGET_COLLECTION=docs_old scripts/restore.sh
 #
-# Steps: pick the set (`backup-verify --list`); download it with s3-get into a
-# staging directory (a file:// or local set is read in place); `milvus-load -c
-# TARGET --pick COLLECTION` (every part checked against the manifest before the
-# first write; the row count checked before any alias moves); then
-# `backup-verify --against TARGET --pick COLLECTION`: the live row count and a
-# sample of rows compared field by field with the backup.
+# Steps: pick the set (`backup-verify --list`); download its manifest and
+# COLLECTION's parts with s3-get into a staging directory (a file:// or local
+# set is read in place); `milvus-load -c TARGET --pick COLLECTION` (every part checked against the manifest before the
+# first write; its row count checked); `backup-verify --against TARGET --pick
+# COLLECTION`: the live row count and a sample of rows compared field by field
+# with the backup; only then `milvus-load --alias-only` points ALIAS at it.
 #
 # Environment:
 #   COLLECTION         the collection to restore (required)
@@ -20,8 +20,8 @@
 #   RESTORE_SET        the set's name (default: the newest verified set holding COLLECTION)
 #   TARGET_COLLECTION  the new collection (default: COLLECTION_restored_<set name, digits only>);
 #                      an existing collection is refused (milvus-load exit 4)
-#   ALIAS              after the row count is verified, point this alias at the
-#                      new collection (milvus-load --alias) (default: none)
+#   ALIAS              once the copy is verified, point this alias at the new
+#                      collection (milvus-load --alias-only) (default: none)
 #   VERIFY_SAMPLE      rows compared with the live copy (default: 100)
 #   MILVUS_LOAD_ARGS   extra milvus-load flags, e.g. "--index-fallback AUTOINDEX" or "--new-ids"
 #   STAGING_DIR        where an object-store set is downloaded (default: $TMPDIR or /tmp); removed after
@@ -61,23 +61,28 @@ if ! set_dir=$(ops_local_dir "$set_url"); then
     mkdir -p "$STAGING_DIR"
     staging=$(mktemp -d "${STAGING_DIR%/}/milvus-restore.XXXXXX")
     set_dir="$staging/$set_name"
-    ops_fetch_set "$set_url" "$set_dir" || ops_die $? "cannot download $set_url"
+    ops_fetch_set "$set_url" "$set_dir" "$COLLECTION" || ops_die $? "cannot download $set_url"
 fi
 
 load_args=(-c "$TARGET_COLLECTION" --pick "$COLLECTION")
-[[ -z $ALIAS ]] || load_args+=(--alias "$ALIAS")
 # Word splitting wanted: extra flags as an operator writes them.
 # shellcheck disable=SC2206
 load_args+=($MILVUS_LOAD_ARGS)
 status=0
 ops_run milvus-load "${load_args[@]}" "$set_dir" || status=$?
 [[ $status -eq 0 ]] || ops_die "$status" "milvus-load failed (exit $status)"
-ops_log "loaded $TARGET_COLLECTION in $(ops_secs_since "$started_ms") s${ALIAS:+; alias $ALIAS points at it}"
+ops_log "loaded $TARGET_COLLECTION in $(ops_secs_since "$started_ms") s"
 
 status=0
 ops_run backup-verify --against "$TARGET_COLLECTION" --pick "$COLLECTION" --sample "$VERIFY_SAMPLE" "$set_dir" || status=$?
 if [[ $status -ne 0 ]]; then
-    ops_die "$status" "backup-verify --against $TARGET_COLLECTION failed (exit $status)${ALIAS:+; alias $ALIAS already points at it: move it back}"
+    ops_die "$status" "backup-verify --against $TARGET_COLLECTION failed (exit $status)${ALIAS:+; alias $ALIAS not moved}"
+fi
+# Readers move over only once the copy is proven: count and sampled rows.
+if [[ -n $ALIAS ]]; then
+    ops_run milvus-load -q --alias-only --alias "$ALIAS" -c "$TARGET_COLLECTION" ||
+        ops_die $? "cannot point alias $ALIAS at $TARGET_COLLECTION"
+    ops_log "alias $ALIAS points at $TARGET_COLLECTION"
 fi
 ops_log "ok: $TARGET_COLLECTION matches $set_name ($(ops_secs_since "$started_ms") s)"
 printf '%s\n' "$TARGET_COLLECTION"

@@ -6,11 +6,8 @@
 #   SNAPSHOT_PVCS="milvus-etcd milvus-minio" SNAPSHOT_CLASS=csi-snapclass scripts/snapshot.sh
 #   SNAPSHOT_DRY_RUN=1 SNAPSHOT_PVCS=data-milvus scripts/snapshot.sh   # flush, print the manifests
 #
-# 1. Flush each collection: milvus-dump has no flush-only mode; its --flush
-#    runs before the first byte of the dump is written, so the dump's output
-#    goes to `head -c 1` and the dump ends at the broken pipe (exit 141) or, for
-#    a small collection, right away (exit 0). A collection that was not loaded
-#    may stay loaded afterwards.
+# 1. Flush each collection (`milvus-dump --flush-only`): growing segments are
+#    sealed and written to object storage / the volumes before the snapshot.
 # 2. One VolumeSnapshot per PVC (snapshot.storage.k8s.io/v1), all labelled
 #    milvus-pipes/snapshot=<stamp>, created with `kubectl apply -f -`.
 # Snapshots of several volumes are not taken at one instant: writes landing
@@ -56,16 +53,13 @@ case $SNAPSHOT_DRY_RUN in 0 | 1 | client) ;; *) ops_die 2 "SNAPSHOT_DRY_RUN must
 [[ $SNAPSHOT_WAIT_SECONDS =~ ^[0-9]+$ ]] || ops_die 2 "SNAPSHOT_WAIT_SECONDS must be a whole number"
 
 flush_collection() {
-    local c=$1 statuses
-    ops_run milvus-dump -q -c "$c" --flush --page-rows 1 | head -c 1 >/dev/null
-    statuses=("${PIPESTATUS[@]}")
-    case ${statuses[0]} in
-    0 | 141) ops_log "flushed $c" ;;
-    *)
-        ops_log "error: flushing $c failed (milvus-dump exit ${statuses[0]})"
+    local c=$1
+    if ops_run milvus-dump -q --flush-only -c "$c"; then
+        ops_log "flushed $c"
+    else
+        ops_log "error: flushing $c failed"
         return 1
-        ;;
-    esac
+    fi
 }
 
 if [[ $SNAPSHOT_FLUSH == 1 ]]; then

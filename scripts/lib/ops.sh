@@ -222,16 +222,18 @@ ops_pick_set() {
     printf '%s\n' "$line"
 }
 
-# ops_fetch_set URL DIR: download every object of the set at URL into DIR,
+# ops_fetch_set URL DIR [COLLECTION]: download the objects of the set at URL
+# into DIR (with COLLECTION: only the manifest and that collection's parts),
 # each checked by s3-get against the sha256 s3-put stored (the parts are
 # checked again against the manifest by milvus-load and backup-verify).
 ops_fetch_set() {
-    local url="${1%/}/" dir=$2 listing _modified _size obj rel count=0 status
+    local url="${1%/}/" dir=$2 only=${3:-} listing _modified _size obj rel count=0 status
     listing=$(ops_run s3-ls --recursive "$url") || return $?
     while read -r _modified _size obj; do
         rel=${obj#"$url"}
         # Sidecars are s3-put's, not the set's.
         [[ -n $rel && $rel != "$obj" && $rel != *.sha256 ]] || continue
+        [[ -z $only || $rel == manifest.json || $rel == "$only"/* ]] || continue
         mkdir -p "$(dirname "$dir/$rel")"
         status=0
         ops_run s3-get -q "$obj" -o "$dir/$rel" || status=$?
