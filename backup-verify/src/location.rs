@@ -188,12 +188,22 @@ async fn fetch_local(path: PathBuf) -> Result<Option<Fetched>> {
 }
 
 impl Dir {
+    /// The store's prefix as text (no trailing `/`) and as a listing prefix.
+    fn prefix(store: &Store) -> (String, Option<Key>) {
+        let base = store
+            .location
+            .key
+            .as_ref()
+            .trim_end_matches('/')
+            .to_string();
+        let prefix = (!base.is_empty()).then(|| Key::from(base.as_str()));
+        (base, prefix)
+    }
+
     fn key(store: &Store, rel: &str) -> Key {
-        let base = store.location.key.as_ref().trim_end_matches('/');
-        if base.is_empty() {
-            Key::from(rel)
-        } else {
-            Key::from(format!("{base}/{rel}"))
+        match Self::prefix(store) {
+            (_, None) => Key::from(rel),
+            (base, Some(_)) => Key::from(format!("{base}/{rel}")),
         }
     }
 
@@ -286,13 +296,7 @@ impl Dir {
                 .await?
             }
             Dir::Remote(store) => {
-                let base = store
-                    .location
-                    .key
-                    .as_ref()
-                    .trim_end_matches('/')
-                    .to_string();
-                let prefix = (!base.is_empty()).then(|| Key::from(base.as_str()));
+                let (base, prefix) = Self::prefix(store);
                 let metas: Vec<_> = store
                     .inner
                     .list(prefix.as_ref())
@@ -334,13 +338,7 @@ impl Dir {
                 Ok(names)
             }
             Dir::Remote(store) => {
-                let base = store
-                    .location
-                    .key
-                    .as_ref()
-                    .trim_end_matches('/')
-                    .to_string();
-                let prefix = (!base.is_empty()).then(|| Key::from(base.as_str()));
+                let (_, prefix) = Self::prefix(store);
                 let listing = store
                     .inner
                     .list_with_delimiter(prefix.as_ref())

@@ -16,11 +16,10 @@ use record_stream::header::{FieldSpec, Header};
 use record_stream::jsonl_read::JsonlReader;
 use record_stream::layout::stream_fields;
 use record_stream::parquet_read::ParquetInput;
+use record_stream::{PARQUET_MAGIC, ZSTD_MAGIC};
 
 use crate::problem::{Kind, Problem};
 
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
-const PARQUET_MAGIC: &[u8] = b"PAR1";
 /// Rows per decoded batch.
 const BATCH_ROWS: usize = 2048;
 
@@ -186,30 +185,14 @@ pub fn decode_file(
         )
     };
     let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(unreadable)?);
-    let magic = peek(&mut reader).map_err(unreadable)?;
-    if magic == ZSTD_MAGIC {
-        let mut decoder = BufReader::with_capacity(
-            1 << 20,
-            zstd::Decoder::new(File::open(path).map_err(unreadable)?).map_err(unreadable)?,
-        );
-        if peek(&mut decoder).map_err(|e| corrupt(expect, format!("zstd: {e}")))? == PARQUET_MAGIC {
-            let mut spooled = tempfile::Builder::new()
-                .prefix(".backup-verify-")
-                .tempfile_in(spool_dir)
-                .map_err(unreadable)?;
-            io::copy(&mut decoder, spooled.as_file_mut())
-                .map_err(|e| corrupt(expect, format!("zstd: {e}")))?;
-            return decode_parquet(spooled.path(), expect, keys, sample);
-        }
-        return decode_jsonl(decoder, expect, keys, sample);
-    }
-    if magic == PARQUET_MAGIC {
+    if peek(&mut reader).map_err(unreadable)? == PARQUET_MAGIC {
         return decode_parquet(path, expect, keys, sample);
     }
-    decode_jsonl(reader, expect, keys, sample)
+    decode_reader(Box::new(reader), expect, keys, sample, spool_dir)
 }
 
-/// Decodes a JSONL stream read once (stdin); zstd is detected by magic.
+/// Decodes a stream read once (stdin, or a file that is not plain
+/// Parquet): zstd is detected by magic, Parquet spooled to `spool_dir`.
 pub fn decode_reader(
     mut reader: Box<dyn BufRead + Send>,
     expect: &Expect,

@@ -395,7 +395,7 @@ fn check_trailer_only(path: &Path, expect: &Expect) -> Result<crate::part::Decod
     let mut head = [0u8; 4];
     let n = std::io::Read::read(&mut std::fs::File::open(path).map_err(read)?, &mut head)
         .map_err(read)?;
-    if &head[..n] == b"PAR1" {
+    if &head[..n] == record_stream::PARQUET_MAGIC {
         let input = record_stream::parquet_read::ParquetInput::open(path, expect.source)
             .map_err(|e| Problem::new(Kind::Incomplete, expect.source, e.to_string()))?;
         return Ok(crate::part::Decoded {
@@ -404,7 +404,7 @@ fn check_trailer_only(path: &Path, expect: &Expect) -> Result<crate::part::Decod
         });
     }
     let file = std::fs::File::open(path).map_err(read)?;
-    let reader: Box<dyn std::io::BufRead> = if head == [0x28, 0xb5, 0x2f, 0xfd] {
+    let reader: Box<dyn std::io::BufRead> = if head == record_stream::ZSTD_MAGIC {
         Box::new(BufReader::new(zstd::Decoder::new(file).map_err(read)?))
     } else {
         Box::new(BufReader::with_capacity(1 << 20, file))

@@ -22,9 +22,7 @@ use record_stream::header::Header;
 use record_stream::header::HEADER_KEY;
 use record_stream::manifest::{Manifest, Part, MANIFEST_FILE};
 use record_stream::parquet_read::ParquetInput;
-
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
-const PARQUET_MAGIC: &[u8] = b"PAR1";
+use record_stream::{PARQUET_MAGIC, ZSTD_MAGIC};
 
 /// One readable piece of the input, in load order.
 pub enum Unit {

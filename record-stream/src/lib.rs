@@ -28,4 +28,9 @@ mod test_support;
 pub mod to_milvus;
 
 pub use error::{Error, Result};
+
+/// The first bytes of a zstd frame: every tool recognises compressed input by them.
+pub const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+/// The first (and last) bytes of a Parquet file.
+pub const PARQUET_MAGIC: &[u8] = b"PAR1";
 pub use header::Header;
