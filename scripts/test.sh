@@ -37,4 +37,5 @@ wait_milvus235
 
 export MP_TEST_PYTHON="$MP_VENV/main/bin/python"
 cargo test --workspace --locked
+"$MP_TEST_PYTHON" tests/e2e/k8s_manifests.py
 bash tests/e2e/scripted-week.sh
