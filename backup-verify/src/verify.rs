@@ -54,8 +54,6 @@ pub struct Verified {
     pub collections: Vec<CollectionResult>,
     /// Problems, in the order found.
     pub problems: Vec<Problem>,
-    /// The manifest of a set.
-    pub manifest: Option<Manifest>,
 }
 
 impl Verified {
@@ -64,7 +62,6 @@ impl Verified {
             kind,
             collections: Vec::new(),
             problems: vec![problem],
-            manifest: None,
         }
     }
 }
@@ -300,7 +297,6 @@ pub async fn verify_set(dir: &Dir, options: &Options) -> Verified {
         kind: "set",
         collections,
         problems,
-        manifest: Some(manifest),
     }
 }
 
@@ -433,7 +429,6 @@ fn one_stream(
                 sample,
             }],
             problems: Vec::new(),
-            manifest: None,
         },
         Err(problem) => Verified::failed("stream", problem),
     }
