@@ -10,7 +10,7 @@ use arrow::record_batch::RecordBatch;
 use milvus_wire::proto::common::ConsistencyLevel;
 use milvus_wire::proto::milvus::QueryRequest;
 use milvus_wire::Milvus;
-use record_stream::header::{FieldSpec, Header, DYNAMIC_FIELD};
+use record_stream::header::{FieldSpec, Header};
 use record_stream::jsonl::JsonlWriter;
 use record_stream::layout::{arrow_schema, exported_fields};
 use serde::Serialize;
@@ -190,16 +190,7 @@ async fn fetch(
         db_name: client.db().to_string(),
         collection_name: live.to_string(),
         expr: format!("{} in [{}]", pk.name, literals.join(", ")),
-        output_fields: fields
-            .iter()
-            .map(|f| {
-                if f.is_dynamic {
-                    DYNAMIC_FIELD.to_string()
-                } else {
-                    f.name.clone()
-                }
-            })
-            .collect(),
+        output_fields: fields.iter().map(|f| f.column_name().to_string()).collect(),
         consistency_level: ConsistencyLevel::Strong as i32,
         use_default_consistency: false,
         ..Default::default()

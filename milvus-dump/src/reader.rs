@@ -165,16 +165,7 @@ fn base_request(
 }
 
 fn output_fields(fields: &[FieldSpec]) -> Vec<String> {
-    fields
-        .iter()
-        .map(|f| {
-            if f.is_dynamic {
-                record_stream::header::DYNAMIC_FIELD.to_string()
-            } else {
-                f.name.clone()
-            }
-        })
-        .collect()
+    fields.iter().map(|f| f.column_name().to_string()).collect()
 }
 
 /// A primary-key range: keys after `after` (exclusive) up to `upto`

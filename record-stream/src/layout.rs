@@ -18,7 +18,7 @@ use arrow::datatypes::{DataType as ArrowType, Field, Schema, SchemaRef};
 use milvus_wire::proto::schema::DataType;
 
 use crate::error::{Error, Result};
-use crate::header::{CollectionSpec, FieldSpec, Scope, DYNAMIC_FIELD, PARTITION_COLUMN};
+use crate::header::{CollectionSpec, FieldSpec, Scope, PARTITION_COLUMN};
 
 /// Arrow field metadata key holding the Milvus type name.
 pub const MILVUS_TYPE_KEY: &str = "milvus.type";
@@ -138,16 +138,10 @@ pub fn arrow_schema(fields: &[&FieldSpec]) -> Result<SchemaRef> {
     let arrow_fields = fields
         .iter()
         .map(|f| {
-            let name = if f.is_dynamic {
-                DYNAMIC_FIELD
-            } else {
-                f.name.as_str()
-            };
             Ok(
-                Field::new(name, arrow_type(f)?, f.nullable).with_metadata(HashMap::from([(
-                    MILVUS_TYPE_KEY.to_string(),
-                    f.data_type.clone(),
-                )])),
+                Field::new(f.column_name(), arrow_type(f)?, f.nullable).with_metadata(
+                    HashMap::from([(MILVUS_TYPE_KEY.to_string(), f.data_type.clone())]),
+                ),
             )
         })
         .collect::<Result<Vec<_>>>()?;

@@ -36,11 +36,7 @@ fn writer_properties(header: &Header, fields: &[FieldSpec]) -> Result<WriterProp
     for field in fields {
         let data_type = field.data_type()?;
         if crate::layout::is_vector(data_type) {
-            let column_name = if field.is_dynamic {
-                crate::header::DYNAMIC_FIELD
-            } else {
-                &field.name
-            };
+            let column_name = field.column_name();
             // List columns are stored as `<name>.list.item`.
             let path = if data_type == DataType::SparseFloatVector {
                 ColumnPath::new(vec![column_name.to_string()])

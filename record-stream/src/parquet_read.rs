@@ -18,7 +18,7 @@ use parquet::data_type::{FloatType, Int32Type};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use crate::error::{Error, Result};
-use crate::header::{FieldSpec, Header, DYNAMIC_FIELD, HEADER_KEY};
+use crate::header::{FieldSpec, Header, HEADER_KEY};
 use crate::layout::arrow_schema;
 
 /// An open Parquet file: its header (when it has one) and row count, known
@@ -90,11 +90,7 @@ impl ParquetInput {
         let mut roots = Vec::new();
         let mut vectors = Vec::new();
         for (field, target) in fields.iter().zip(schema.fields()) {
-            let name = if field.is_dynamic {
-                DYNAMIC_FIELD
-            } else {
-                &field.name
-            };
+            let name = field.column_name();
             match file_schema.index_of(name) {
                 Ok(i) => {
                     let fast = VectorReader::fits(

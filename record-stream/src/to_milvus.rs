@@ -24,7 +24,7 @@ use milvus_wire::query_page::{PageField, PageVectors, RawFloats};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
-use crate::header::{FieldSpec, DYNAMIC_FIELD};
+use crate::header::FieldSpec;
 use crate::layout::is_vector;
 
 /// The insert columns of `batch`, whose columns are `fields` in order (the
@@ -79,11 +79,7 @@ fn insert_column(field: &FieldSpec, column: &ArrayRef) -> Result<PageField> {
     let keep = |row: usize| nulls.as_ref().is_none_or(|n| n.is_valid(row));
     let mut out = PageField {
         r#type: data_type as i32,
-        field_name: if field.is_dynamic {
-            DYNAMIC_FIELD.to_string()
-        } else {
-            field.name.clone()
-        },
+        field_name: field.column_name().to_string(),
         is_dynamic: field.is_dynamic,
         valid_data,
         ..Default::default()
