@@ -85,7 +85,7 @@ impl Report {
                 self.parts,
                 plural(self.parts),
                 self.rows,
-                human_bytes(self.bytes),
+                s3_pipes::size::human(self.bytes),
                 if self.checked == "checksums" {
                     "checksums checked"
                 } else {
@@ -115,7 +115,7 @@ impl Report {
                     c.rows,
                     c.parts,
                     plural(c.parts),
-                    human_bytes(c.bytes)
+                    s3_pipes::size::human(c.bytes)
                 ));
             }
         }
@@ -142,21 +142,6 @@ fn plural(n: usize) -> &'static str {
         ""
     } else {
         "s"
-    }
-}
-
-fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }
 
