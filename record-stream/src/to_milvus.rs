@@ -84,16 +84,7 @@ fn insert_column(field: &FieldSpec, column: &ArrayRef) -> Result<PageField> {
         valid_data,
         ..Default::default()
     };
-    let wrong = || {
-        Error::field(
-            &field.name,
-            format!(
-                "a {} field cannot be read from Arrow type {}",
-                data_type.as_str_name(),
-                column.data_type()
-            ),
-        )
-    };
+    let wrong = || wrong_arrow_type(field, data_type, column);
     if is_vector(data_type) {
         out.vectors = Some(vectors(field, data_type, column, &keep)?);
         return Ok(out);
@@ -265,6 +256,18 @@ fn fixed_list_bytes<T: ArrowPrimitiveType>(
     Ok(Bytes::from(out))
 }
 
+/// A column whose Arrow type cannot hold the field's Milvus type.
+fn wrong_arrow_type(field: &FieldSpec, data_type: DataType, column: &ArrayRef) -> Error {
+    Error::field(
+        &field.name,
+        format!(
+            "a {} field cannot be read from Arrow type {}",
+            data_type.as_str_name(),
+            column.data_type()
+        ),
+    )
+}
+
 fn vectors(
     field: &FieldSpec,
     data_type: DataType,
@@ -272,16 +275,7 @@ fn vectors(
     keep: &impl Fn(usize) -> bool,
 ) -> Result<PageVectors> {
     let mut out = PageVectors::default();
-    let wrong = || {
-        Error::field(
-            &field.name,
-            format!(
-                "a {} field cannot be read from Arrow type {}",
-                data_type.as_str_name(),
-                column.data_type()
-            ),
-        )
-    };
+    let wrong = || wrong_arrow_type(field, data_type, column);
     if data_type == DataType::SparseFloatVector {
         if column.data_type() != &ArrowType::Utf8 {
             return Err(wrong());
