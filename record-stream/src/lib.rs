@@ -26,6 +26,7 @@ pub mod parquet_read;
 #[cfg(test)]
 mod test_support;
 pub mod to_milvus;
+mod vector_chunk;
 
 pub use error::{Error, Result};
 

@@ -5,33 +5,63 @@
 use std::io::Write;
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType as ArrowType, SchemaRef};
 use milvus_wire::proto::schema::DataType;
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriterOptions,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::header::{FieldSpec, Header, HEADER_KEY};
+use crate::vector_chunk::VectorChunk;
 
 /// Close a row group once this much is buffered (bounded memory: the
 /// writer's page buffers grow by doubling, so the peak is about twice this).
 pub const ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// Writes a Parquet stream.
+///
+/// Dense float and half-float vector columns are written by [`VectorChunk`]
+/// (their pages assembled directly from the Arrow buffers); every other
+/// column by parquet-rs's Arrow column writers. Both land in the same row
+/// groups of one [`SerializedFileWriter`].
 pub struct ParquetWriter<W: Write + Send> {
-    writer: ArrowWriter<W>,
+    file: SerializedFileWriter<W>,
+    columns: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    /// Per column: whether [`VectorChunk`] writes it.
+    raw_vectors: Vec<bool>,
+    row_group: Option<Vec<ColumnChunk>>,
+    row_groups: usize,
+    /// Emptied vector-chunk buffers, reused by the next row group.
+    spare_buffers: Vec<Vec<u8>>,
 }
 
-fn writer_properties(header: &Header, fields: &[FieldSpec]) -> Result<WriterProperties> {
+// One per column of the row group being written: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
+enum ColumnChunk {
+    Arrow(ArrowColumnWriter),
+    Vectors(VectorChunk),
+}
+
+/// Vector types written uncompressed (and so by [`VectorChunk`]): their
+/// values are high-entropy floats that do not compress.
+fn is_raw_vector(data_type: DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::FloatVector | DataType::Float16Vector | DataType::BFloat16Vector
+    )
+}
+
+fn writer_properties(fields: &[FieldSpec]) -> Result<WriterProperties> {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
-        .set_key_value_metadata(Some(vec![KeyValue::new(
-            HEADER_KEY.to_string(),
-            serde_json::to_string(header)?,
-        )]))
         .set_max_row_group_size(1 << 20);
     for field in fields {
         let data_type = field.data_type()?;
@@ -43,15 +73,11 @@ fn writer_properties(header: &Header, fields: &[FieldSpec]) -> Result<WriterProp
             } else {
                 ColumnPath::new(vec![column_name.to_string(), "list".into(), "item".into()])
             };
-            // Vectors are high-entropy: dictionaries and statistics cost CPU for nothing,
-            // and random floats do not compress.
+            // Vectors are high-entropy: dictionaries and statistics cost CPU for nothing.
             props = props
                 .set_column_dictionary_enabled(path.clone(), false)
                 .set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
-            if matches!(
-                data_type,
-                DataType::FloatVector | DataType::Float16Vector | DataType::BFloat16Vector
-            ) {
+            if is_raw_vector(data_type) {
                 props = props.set_column_compression(path, Compression::UNCOMPRESSED);
             }
         }
@@ -60,40 +86,147 @@ fn writer_properties(header: &Header, fields: &[FieldSpec]) -> Result<WriterProp
 }
 
 impl<W: Write + Send> ParquetWriter<W> {
-    /// Starts a Parquet stream of `fields` with Arrow `schema`.
+    /// Starts a Parquet stream of `fields` (one per column of `schema`).
     pub fn new(out: W, header: &Header, fields: &[FieldSpec], schema: SchemaRef) -> Result<Self> {
-        let writer = ArrowWriter::try_new(out, schema, Some(writer_properties(header, fields)?))?;
-        Ok(Self { writer })
+        if fields.len() != schema.fields().len() {
+            return Err(Error::Header(format!(
+                "{} fields for {} Parquet columns",
+                fields.len(),
+                schema.fields().len()
+            )));
+        }
+        // ArrowWriter builds the Parquet schema and embeds the Arrow one
+        // (pyarrow restores types from it); we then drive its parts directly.
+        let options = ArrowWriterOptions::new().with_properties(writer_properties(fields)?);
+        let mut writer = ArrowWriter::try_new_with_options(out, schema.clone(), options)?;
+        writer.append_key_value_metadata(KeyValue::new(
+            HEADER_KEY.to_string(),
+            serde_json::to_string(header)?,
+        ));
+        let (file, columns) = writer.into_serialized_writer()?;
+        let descriptors = file.schema_descr();
+        // Every column of the stream layout is one Parquet leaf.
+        if descriptors.num_columns() != fields.len() {
+            return Err(Error::Header(format!(
+                "{} Parquet leaves for {} columns",
+                descriptors.num_columns(),
+                fields.len()
+            )));
+        }
+        let raw_vectors = fields
+            .iter()
+            .zip(schema.fields())
+            .enumerate()
+            .map(|(i, (field, arrow_field))| {
+                let item = match arrow_field.data_type() {
+                    ArrowType::List(item) if !item.is_nullable() => item.data_type().clone(),
+                    _ => return Ok(false),
+                };
+                Ok(is_raw_vector(field.data_type()?)
+                    && VectorChunk::supports(&descriptors.column(i), &item))
+            })
+            .collect::<Result<Vec<bool>>>()?;
+        Ok(Self {
+            file,
+            columns,
+            schema,
+            raw_vectors,
+            row_group: None,
+            row_groups: 0,
+            spare_buffers: Vec::new(),
+        })
     }
 
     /// Writes a batch, closing the row group when it has grown large.
     pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.writer.write(batch)?;
-        if self.writer.in_progress_size() >= ROW_GROUP_BYTES {
-            self.writer.flush()?;
+        if self.row_group.is_none() {
+            self.row_group = Some(self.start_row_group()?);
+        }
+        let Some(chunks) = self.row_group.as_mut() else {
+            unreachable!("the row group was just started")
+        };
+        let mut buffered = 0;
+        for ((chunk, column), field) in chunks
+            .iter_mut()
+            .zip(batch.columns())
+            .zip(self.schema.fields())
+        {
+            match chunk {
+                ColumnChunk::Arrow(writer) => {
+                    for leaf in compute_leaves(field, column)? {
+                        writer.write(&leaf)?;
+                    }
+                    buffered += writer.memory_size();
+                }
+                ColumnChunk::Vectors(vectors) => {
+                    vectors.write(column.as_ref())?;
+                    buffered += vectors.memory_size();
+                }
+            }
+        }
+        if buffered >= ROW_GROUP_BYTES {
+            self.flush_row_group()?;
         }
         Ok(())
     }
 
-    /// Closes the current row group (tests use it to make several).
-    #[cfg(test)]
+    fn start_row_group(&mut self) -> Result<Vec<ColumnChunk>> {
+        let writers = self.columns.create_column_writers(self.row_groups)?;
+        let page_bytes = self.file.properties().data_page_size_limit();
+        let descriptors = self.file.schema_descr();
+        Ok(writers
+            .into_iter()
+            .enumerate()
+            .map(|(i, writer)| {
+                if self.raw_vectors[i] {
+                    let buffer = self.spare_buffers.pop().unwrap_or_default();
+                    ColumnChunk::Vectors(VectorChunk::new(
+                        descriptors.column(i),
+                        page_bytes,
+                        buffer,
+                    ))
+                } else {
+                    ColumnChunk::Arrow(writer)
+                }
+            })
+            .collect())
+    }
+
+    /// Closes the current row group, if any rows are buffered.
     pub(crate) fn flush_row_group(&mut self) -> Result<()> {
-        Ok(self.writer.flush()?)
+        let Some(chunks) = self.row_group.take() else {
+            return Ok(());
+        };
+        let mut row_group = self.file.next_row_group()?;
+        for chunk in chunks {
+            match chunk {
+                ColumnChunk::Arrow(writer) => {
+                    writer.close()?.append_to_row_group(&mut row_group)?
+                }
+                ColumnChunk::Vectors(vectors) => {
+                    self.spare_buffers.push(vectors.append_to(&mut row_group)?)
+                }
+            }
+        }
+        row_group.close()?;
+        self.row_groups += 1;
+        Ok(())
     }
 
     /// Bytes written to the output so far (row groups flushed).
     pub fn bytes_written(&self) -> usize {
-        self.writer.bytes_written()
+        self.file.bytes_written()
     }
 
     /// Adds key-value metadata (e.g. the part's first/last primary key) to the footer.
     pub fn add_metadata(&mut self, key: &str, value: String) {
-        self.writer
+        self.file
             .append_key_value_metadata(KeyValue::new(key.to_string(), value));
     }
 
-    /// Writes the footer and returns the inner writer.
-    pub fn finish(self) -> Result<W> {
-        Ok(self.writer.into_inner()?)
+    /// Writes the last row group and the footer, and returns the inner writer.
+    pub fn finish(mut self) -> Result<W> {
+        self.flush_row_group()?;
+        Ok(self.file.into_inner()?)
     }
 }

@@ -1,0 +1,489 @@
+//! Writing vector columns' Parquet column chunks directly.
+//!
+//! parquet-rs's generic Arrow path computes a repetition and a definition
+//! level for every float of a `list<float>` column and pushes each through an
+//! RLE encoder, then copies the values twice more on their way to a page. On a
+//! 768-dim dump that was most of milvus-dump's CPU. A vector row's levels are
+//! two runs (`0` then `1 × (dim - 1)`; `max_def × dim`), and its values are the
+//! little-endian bytes Arrow already holds, so this module writes the data
+//! pages itself: a hand-encoded page header (Thrift compact protocol), the two
+//! RLE level sections, and the PLAIN values copied once. The chunk is appended
+//! to the row group with [`SerializedRowGroupWriter::append_column`], which
+//! stores its metadata like any other column's.
+//!
+//! Layout written (Parquet format spec, "Data Pages", version 1): per page,
+//! `PageHeader{type: DATA_PAGE, sizes, DataPageHeader{num_values, PLAIN, RLE,
+//! RLE}}`, then `u32` length + RLE repetition levels, `u32` length + RLE
+//! definition levels, then the values. Pages start at row boundaries. The
+//! column is uncompressed and has no statistics (vectors are high-entropy).
+
+use std::io::Write;
+
+use arrow::array::{Array, AsArray, ListArray};
+use arrow::datatypes::{DataType as ArrowType, Float32Type, Int8Type, UInt8Type};
+use parquet::basic::{Compression, Encoding, Type as PhysicalType};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder};
+use parquet::file::reader::{ChunkReader, Length};
+use parquet::file::writer::SerializedRowGroupWriter;
+use parquet::schema::types::ColumnDescPtr;
+
+use crate::error::{Error, Result};
+
+/// Bytes per value on disk: FLOAT, or INT32 for UInt8 and Int8 items.
+const VALUE_BYTES: usize = 4;
+
+/// One vector column's chunk of the row group being written.
+pub(crate) struct VectorChunk {
+    descr: ColumnDescPtr,
+    /// Page size to aim at (the writer properties' data page limit).
+    page_bytes: usize,
+    /// The encoded pages, headers included.
+    bytes: Vec<u8>,
+    /// Level entries written (Parquet's `num_values`: one per value, one per
+    /// null or empty list).
+    levels: i64,
+    rows: u64,
+    /// Where each page starts, for the offset index.
+    pages: OffsetIndexBuilder,
+    repetition: RleRuns,
+    definition: RleRuns,
+}
+
+impl VectorChunk {
+    /// Whether `descr` is a column this module can write: a leaf directly
+    /// under one (optional or required) list, holding required FLOAT or INT32
+    /// values, on a little-endian machine (PLAIN is little-endian; Arrow
+    /// buffers are native).
+    pub(crate) fn supports(descr: &ColumnDescPtr, item: &ArrowType) -> bool {
+        let values_fit = matches!(
+            (descr.physical_type(), item),
+            (PhysicalType::FLOAT, ArrowType::Float32)
+                | (PhysicalType::INT32, ArrowType::UInt8 | ArrowType::Int8)
+        );
+        cfg!(target_endian = "little")
+            && values_fit
+            && descr.max_rep_level() == 1
+            && matches!(descr.max_def_level(), 1 | 2)
+            && !descr.self_type().is_optional()
+    }
+
+    /// A chunk for `descr` (which [`Self::supports`]); `bytes` is a buffer to
+    /// reuse (its contents are discarded).
+    pub(crate) fn new(descr: ColumnDescPtr, page_bytes: usize, mut bytes: Vec<u8>) -> Self {
+        bytes.clear();
+        Self {
+            descr,
+            page_bytes: page_bytes.max(1),
+            bytes,
+            levels: 0,
+            rows: 0,
+            pages: OffsetIndexBuilder::new(),
+            repetition: RleRuns::default(),
+            definition: RleRuns::default(),
+        }
+    }
+
+    /// Bytes buffered.
+    pub(crate) fn memory_size(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Appends the rows of `column` (a list array of the chunk's type) as
+    /// one or more pages.
+    pub(crate) fn write(&mut self, column: &dyn Array) -> Result<()> {
+        let list = column.as_list_opt::<i32>().ok_or_else(|| {
+            Error::Parquet(ParquetError::General(format!(
+                "column {}: expected a list array, got {}",
+                self.descr.path(),
+                column.data_type()
+            )))
+        })?;
+        let offsets = list.value_offsets();
+        let mut start = 0;
+        while start < list.len() {
+            // Rows up to the page size, at least one.
+            let mut end = start + 1;
+            let base = offsets[start] as usize;
+            while end < list.len()
+                && (offsets[end + 1] as usize - base) * VALUE_BYTES <= self.page_bytes
+            {
+                end += 1;
+            }
+            self.write_page(list, start, end);
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn write_page(&mut self, list: &ListArray, start: usize, end: usize) {
+        let offsets = list.value_offsets();
+        let max_def = self.descr.max_def_level();
+        self.repetition.clear();
+        self.definition.clear();
+        let mut levels = 0usize;
+        let mut values = 0usize;
+        for row in start..end {
+            let len = (offsets[row + 1] - offsets[row]) as usize;
+            self.repetition.push(0, 1);
+            if list.is_null(row) {
+                // Only an optional list can be null: definition level 0.
+                self.definition.push(0, 1);
+                levels += 1;
+            } else if len == 0 {
+                self.definition.push(max_def - 1, 1);
+                levels += 1;
+            } else {
+                self.repetition.push(1, len - 1);
+                self.definition.push(max_def, len);
+                levels += len;
+                values += len;
+            }
+        }
+        let bit_width = |max: i16| 16 - (max as u16).leading_zeros() as u8;
+        let repetition = self
+            .repetition
+            .encode(bit_width(self.descr.max_rep_level()));
+        let definition = self.definition.encode(bit_width(max_def));
+        let body = 4 + repetition.len() + 4 + definition.len() + values * VALUE_BYTES;
+
+        let page_start = self.bytes.len();
+        write_data_page_header(&mut self.bytes, body, levels);
+        for section in [repetition, definition] {
+            self.bytes
+                .extend_from_slice(&(section.len() as u32).to_le_bytes());
+            self.bytes.extend_from_slice(section);
+        }
+        let before = self.bytes.len();
+        if list.null_count() == 0 {
+            self.append_values(list, offsets[start] as usize, offsets[end] as usize);
+        } else {
+            for row in (start..end).filter(|&row| list.is_valid(row)) {
+                self.append_values(list, offsets[row] as usize, offsets[row + 1] as usize);
+            }
+        }
+        debug_assert_eq!(self.bytes.len() - before, values * VALUE_BYTES);
+        self.pages
+            .append_offset_and_size(page_start as i64, (self.bytes.len() - page_start) as i32);
+        self.pages.append_row_count((end - start) as i64);
+        self.levels += levels as i64;
+        self.rows += (end - start) as u64;
+    }
+
+    /// PLAIN values `from..to` of the list's child array.
+    fn append_values(&mut self, list: &ListArray, from: usize, to: usize) {
+        let child = list.values();
+        match child.data_type() {
+            ArrowType::Float32 => {
+                // An f32 buffer's bytes, on a little-endian machine (see
+                // `supports`), are its PLAIN encoding.
+                let bytes = child
+                    .as_primitive::<Float32Type>()
+                    .values()
+                    .inner()
+                    .as_slice();
+                self.bytes.extend_from_slice(&bytes[from * 4..to * 4]);
+            }
+            ArrowType::UInt8 => {
+                let narrow = &child.as_primitive::<UInt8Type>().values()[from..to];
+                self.bytes
+                    .extend(narrow.iter().flat_map(|&v| i32::from(v).to_le_bytes()));
+            }
+            _ => {
+                let narrow = &child.as_primitive::<Int8Type>().values()[from..to];
+                self.bytes
+                    .extend(narrow.iter().flat_map(|&v| i32::from(v).to_le_bytes()));
+            }
+        }
+    }
+
+    /// Appends the chunk to `row_group` as its next column and returns the
+    /// buffer for reuse.
+    pub(crate) fn append_to<W: Write + Send>(
+        self,
+        row_group: &mut SerializedRowGroupWriter<'_, W>,
+    ) -> Result<Vec<u8>> {
+        let length = self.bytes.len() as i64;
+        let metadata = ColumnChunkMetaData::builder(self.descr.clone())
+            .set_compression(Compression::UNCOMPRESSED)
+            .set_encodings(vec![Encoding::PLAIN, Encoding::RLE])
+            .set_num_values(self.levels)
+            .set_total_compressed_size(length)
+            .set_total_uncompressed_size(length)
+            .set_data_page_offset(0)
+            .build()?;
+        let close = ColumnCloseResult {
+            bytes_written: length as u64,
+            rows_written: self.rows,
+            metadata,
+            bloom_filter: None,
+            column_index: None,
+            offset_index: Some(self.pages.build()),
+        };
+        let chunk = ChunkBytes(&self.bytes);
+        row_group.append_column(&chunk, close)?;
+        Ok(self.bytes)
+    }
+}
+
+/// Runs of equal levels, encoded as the RLE runs of Parquet's
+/// RLE/bit-packing hybrid.
+#[derive(Default)]
+struct RleRuns {
+    runs: Vec<(i16, usize)>,
+    encoded: Vec<u8>,
+}
+
+impl RleRuns {
+    fn clear(&mut self) {
+        self.runs.clear();
+    }
+
+    fn push(&mut self, level: i16, count: usize) {
+        if count == 0 {
+            return;
+        }
+        match self.runs.last_mut() {
+            Some((last, n)) if *last == level => *n += count,
+            _ => self.runs.push((level, count)),
+        }
+    }
+
+    /// Each run: a ULEB128 header `count << 1` (low bit 0: an RLE run), then
+    /// the level in `ceil(bit_width / 8)` bytes (one byte: levels here are ≤ 2).
+    fn encode(&mut self, bit_width: u8) -> &[u8] {
+        debug_assert!((1..=8).contains(&bit_width));
+        self.encoded.clear();
+        for &(level, count) in &self.runs {
+            write_uleb128(&mut self.encoded, (count as u64) << 1);
+            self.encoded.push(level as u8);
+        }
+        &self.encoded
+    }
+}
+
+fn write_uleb128(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// A Thrift compact-protocol `i32` field whose id follows the previous one.
+fn write_i32_field(out: &mut Vec<u8>, value: i32) {
+    const NEXT_FIELD_I32: u8 = (1 << 4) | 5;
+    out.push(NEXT_FIELD_I32);
+    write_uleb128(out, u64::from(((value << 1) ^ (value >> 31)) as u32));
+}
+
+/// `PageHeader` of an uncompressed version-1 data page of `body` bytes
+/// holding `levels` level entries, PLAIN values and RLE levels.
+fn write_data_page_header(out: &mut Vec<u8>, body: usize, levels: usize) {
+    const DATA_PAGE: i32 = 0;
+    const PLAIN: i32 = 0;
+    const RLE: i32 = 3;
+    // Field 5 (data_page_header, a struct) two ids after field 3.
+    const FIELD_5_STRUCT: u8 = (2 << 4) | 12;
+    const STOP: u8 = 0;
+    write_i32_field(out, DATA_PAGE); // 1: type
+    write_i32_field(out, body as i32); // 2: uncompressed_page_size
+    write_i32_field(out, body as i32); // 3: compressed_page_size
+    out.push(FIELD_5_STRUCT);
+    write_i32_field(out, levels as i32); // 1: num_values
+    write_i32_field(out, PLAIN); // 2: encoding
+    write_i32_field(out, RLE); // 3: definition_level_encoding
+    write_i32_field(out, RLE); // 4: repetition_level_encoding
+    out.push(STOP); // end of DataPageHeader
+    out.push(STOP); // end of PageHeader
+}
+
+/// A byte slice as the [`ChunkReader`] `append_column` copies from.
+struct ChunkBytes<'a>(&'a [u8]);
+
+impl Length for ChunkBytes<'_> {
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+}
+
+impl<'a> ChunkReader for ChunkBytes<'a> {
+    type T = &'a [u8];
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<&'a [u8]> {
+        self.0
+            .get(start as usize..)
+            .ok_or_else(|| ParquetError::EOF(format!("offset {start} past the chunk")))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        let start = start as usize;
+        self.0
+            .get(start..start + length)
+            .map(bytes::Bytes::copy_from_slice)
+            .ok_or_else(|| ParquetError::EOF(format!("range {start}+{length} past the chunk")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Float32Array, Int64Array, RecordBatch, UInt8Array};
+    use arrow::buffer::{NullBuffer, OffsetBuffer};
+    use arrow::datatypes::Field;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    use super::*;
+    use crate::header::FieldSpec;
+    use crate::layout::arrow_schema;
+    use crate::parquet::ParquetWriter;
+    use crate::test_support::{field, header};
+
+    fn list(values: ArrayRef, lengths: &[usize], nulls: Option<Vec<bool>>) -> ArrayRef {
+        let item = Arc::new(Field::new("item", values.data_type().clone(), false));
+        Arc::new(
+            ListArray::try_new(
+                item,
+                OffsetBuffer::from_lengths(lengths.iter().copied()),
+                values,
+                nulls.map(NullBuffer::from),
+            )
+            .unwrap(),
+        )
+    }
+
+    /// Writes `batch` in slices of `slice` rows and reads it back with
+    /// parquet-rs's own Arrow reader (not milvus-load's vector fast path).
+    fn round_trip(
+        fields: &[FieldSpec],
+        batch: &RecordBatch,
+        slice: usize,
+    ) -> (RecordBatch, Vec<u8>) {
+        let mut writer =
+            ParquetWriter::new(Vec::new(), &header(fields.to_vec()), fields, batch.schema())
+                .unwrap();
+        for start in (0..batch.num_rows()).step_by(slice) {
+            writer
+                .write_batch(&batch.slice(start, slice.min(batch.num_rows() - start)))
+                .unwrap();
+        }
+        let file = writer.finish().unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(file.clone()))
+            .unwrap()
+            .with_batch_size(batch.num_rows())
+            .build()
+            .unwrap();
+        let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+        let read = arrow::compute::concat_batches(&batch.schema(), &batches).unwrap();
+        (read, file)
+    }
+
+    #[test]
+    fn large_float_vectors_span_pages_at_row_boundaries() {
+        let mut pk = field("id", "Int64", &[]);
+        pk.is_primary_key = true;
+        let dim = 768;
+        let fields = vec![pk, field("v", "FloatVector", &[("dim", "768")])];
+        let refs: Vec<&FieldSpec> = fields.iter().collect();
+        let rows = 1500;
+        let floats = Float32Array::from_iter_values((0..rows * dim).map(|i| i as f32 * 0.5 - 7.0));
+        let batch = RecordBatch::try_new(
+            arrow_schema(&refs).unwrap(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..rows as i64)),
+                list(Arc::new(floats), &vec![dim; rows], None),
+            ],
+        )
+        .unwrap();
+        let (read, file) = round_trip(&fields, &batch, 700);
+        assert_eq!(read.columns(), batch.columns());
+
+        // 3 KiB rows in 1 MiB pages: several pages per batch, each starting a row.
+        let reader = SerializedFileReader::new(bytes::Bytes::from(file)).unwrap();
+        let metadata = reader.metadata();
+        let column = metadata.row_group(0).column(1);
+        assert_eq!(column.compression(), Compression::UNCOMPRESSED);
+        assert_eq!(column.num_values(), (rows * dim) as i64);
+        let mut pages = reader
+            .get_row_group(0)
+            .unwrap()
+            .get_column_page_reader(1)
+            .unwrap();
+        let mut page_rows = Vec::new();
+        while let Some(page) = pages.get_next_page().unwrap() {
+            page_rows.push(page.num_values() as usize / dim);
+        }
+        assert!(page_rows.len() > 3, "{page_rows:?}");
+        assert_eq!(page_rows.iter().sum::<usize>(), rows);
+    }
+
+    #[test]
+    fn null_and_empty_vectors_keep_their_levels() {
+        let mut pk = field("id", "Int64", &[]);
+        pk.is_primary_key = true;
+        let mut f = field("f", "FloatVector", &[("dim", "2")]);
+        f.nullable = true;
+        let mut h = field("h", "Float16Vector", &[("dim", "1")]);
+        h.nullable = true;
+        let fields = vec![pk, f, h];
+        let refs: Vec<&FieldSpec> = fields.iter().collect();
+        // Rows: value, null, value, empty (not a Milvus value, but a valid list), value.
+        let lengths = [2, 0, 2, 0, 2];
+        let valid = vec![true, false, true, true, true];
+        let batch = RecordBatch::try_new(
+            arrow_schema(&refs).unwrap(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..5)),
+                list(
+                    Arc::new(Float32Array::from(vec![
+                        1.0,
+                        f32::NAN,
+                        -0.0,
+                        3.5,
+                        f32::INFINITY,
+                        6.0,
+                    ])),
+                    &lengths,
+                    Some(valid.clone()),
+                ),
+                list(
+                    Arc::new(UInt8Array::from_iter_values(0..6)),
+                    &lengths,
+                    Some(valid),
+                ),
+            ],
+        )
+        .unwrap();
+        for slice in [1, 2, 5] {
+            let (read, _) = round_trip(&fields, &batch, slice);
+            for (got, want) in read.columns().iter().zip(batch.columns()) {
+                assert_eq!(got.to_data(), want.to_data(), "slices of {slice}");
+            }
+        }
+    }
+
+    #[test]
+    fn levels_and_page_headers_encode_as_the_format_says() {
+        let mut runs = RleRuns::default();
+        runs.push(0, 1);
+        runs.push(1, 767);
+        runs.push(1, 0);
+        runs.push(0, 1);
+        // 1 << 1; 767 << 1 = 1534 = 0b1011_1111110 in ULEB128.
+        assert_eq!(runs.encode(1), &[0x02, 0x00, 0xFE, 0x0B, 0x01, 0x02, 0x00]);
+
+        let mut header = Vec::new();
+        write_data_page_header(&mut header, 300, 64);
+        // type 0, sizes 300 (zigzag 600 = 0xD8 0x04), struct 5: 64 (zigzag 128), PLAIN, RLE, RLE.
+        assert_eq!(
+            header,
+            [
+                0x15, 0x00, 0x15, 0xD8, 0x04, 0x15, 0xD8, 0x04, 0x2C, 0x15, 0x80, 0x01, 0x15, 0x00,
+                0x15, 0x06, 0x15, 0x06, 0x00, 0x00
+            ]
+        );
+    }
+}
