@@ -89,10 +89,10 @@ pub struct RawFloats {
 }
 
 fn floats(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+    // Fixed-size chunks: the loop compiles to a plain copy (slice chunks
+    // took a bounds check and a split per float, a tenth of a dump's CPU).
+    let (chunks, _) = bytes.as_chunks::<4>();
+    chunks.iter().map(|&b| f32::from_le_bytes(b)).collect()
 }
 
 impl From<PageVectors> for schema::VectorField {

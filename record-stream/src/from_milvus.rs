@@ -422,7 +422,7 @@ fn vector_array(
         dim
     };
     let valid_rows = |items: usize, per_row: usize| -> Result<usize> {
-        if per_row == 0 || items % per_row != 0 {
+        if per_row == 0 || !items.is_multiple_of(per_row) {
             return Err(Error::field(
                 &field.name,
                 format!("{items} values do not divide into rows of {per_row}"),
@@ -486,7 +486,7 @@ fn vector_array(
 /// A sparse row (little-endian `u32` index, `f32` value pairs) as a JSON object
 /// text `{"index": value, ...}`, values in shortest round-trip form.
 pub fn sparse_json(field: &FieldSpec, row: &[u8]) -> Result<String> {
-    if row.len() % 8 != 0 {
+    if !row.len().is_multiple_of(8) {
         return Err(Error::field(
             &field.name,
             format!("sparse row of {} bytes is not (u32, f32) pairs", row.len()),
