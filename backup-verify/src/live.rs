@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use arrow::record_batch::RecordBatch;
 use milvus_wire::proto::common::ConsistencyLevel;
 use milvus_wire::proto::milvus::QueryRequest;
-use milvus_wire::Milvus;
+use milvus_wire::{Freshness, Milvus};
 use record_stream::header::{FieldSpec, Header};
 use record_stream::jsonl::JsonlWriter;
 use record_stream::layout::{arrow_schema, exported_fields};
@@ -49,7 +49,10 @@ pub async fn compare(
     let unreachable =
         |e: &dyn std::fmt::Display| Problem::new(Kind::Unreachable, live, e.to_string());
     let filter = header.scope.filter.clone().unwrap_or_default();
-    let live_rows = match client.count(live, &filter, &header.scope.partitions).await {
+    let live_rows = match client
+        .count(live, &filter, &header.scope.partitions, Freshness::Strong)
+        .await
+    {
         Ok(n) => n,
         Err(e) => return (None, vec![unreachable(&e)]),
     };

@@ -7,7 +7,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use milvus_wire::proto::common::{ConsistencyLevel, KeyValuePair};
 use milvus_wire::proto::milvus::QueryRequest;
-use milvus_wire::{expr, Milvus};
+use milvus_wire::{expr, Freshness, Milvus};
 use record_stream::header::{FieldSpec, Snapshot};
 use tokio::sync::mpsc;
 
@@ -36,6 +36,24 @@ pub struct ReadPlan {
     pub filter: String,
     /// Partitions (empty: all).
     pub partitions: Vec<String>,
+    /// A server timestamp taken as the dump began (where the server offers
+    /// one): unpinned reads see at least everything written before it, on
+    /// whichever replica answers.
+    pub not_before: Option<u64>,
+}
+
+impl ReadPlan {
+    /// How fresh every read after the snapshot query must be: at the pinned
+    /// snapshot; else no older than the dump's start where the server gave a
+    /// timestamp for it; else whatever the query node has, which on a
+    /// single-node server (Milvus Lite) cannot be older than the snapshot
+    /// query, which waited for Strong consistency.
+    pub fn freshness(&self, snapshot: Option<&Snapshot>) -> Freshness {
+        match (snapshot.and_then(|s| s.timestamp), self.not_before) {
+            (Some(ts), _) | (None, Some(ts)) => Freshness::NotBefore(ts),
+            (None, None) => Freshness::Eventually,
+        }
+    }
 }
 
 /// One page, converted.
@@ -144,24 +162,16 @@ fn base_request(
     if plan.collection_id != 0 {
         params.push(kv("collection_id", plan.collection_id.to_string()));
     }
-    let (consistency, guarantee) = match snapshot.and_then(|s| s.timestamp) {
-        // Read at the pinned timestamp.
-        Some(ts) => (ConsistencyLevel::Customized, ts),
-        // Not pinned: the snapshot query already waited for everything written
-        // before the dump started; later pages need not wait again.
-        None => (ConsistencyLevel::Eventually, 0),
-    };
-    QueryRequest {
+    let mut request = QueryRequest {
         db_name: client.db().to_string(),
         collection_name: plan.collection.clone(),
         partition_names: plan.partitions.clone(),
         output_fields: output_fields(&plan.fields),
         query_params: params,
-        guarantee_timestamp: guarantee,
-        consistency_level: consistency as i32,
-        use_default_consistency: false,
         ..Default::default()
-    }
+    };
+    plan.freshness(snapshot).apply(&mut request);
+    request
 }
 
 fn output_fields(fields: &[FieldSpec]) -> Vec<String> {
@@ -432,4 +442,55 @@ fn is_transient(e: &milvus_wire::Error) -> bool {
 
 fn tonic_code_unavailable() -> milvus_wire::RpcCode {
     milvus_wire::RpcCode::Unavailable
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(not_before: Option<u64>) -> ReadPlan {
+        let schema = std::sync::Arc::new(arrow::datatypes::Schema::empty());
+        ReadPlan {
+            collection: "c".into(),
+            collection_id: 0,
+            fields: Vec::new(),
+            schema: schema.clone(),
+            stream_schema: schema,
+            partition_lookup: Vec::new(),
+            pk_index: 0,
+            filter: String::new(),
+            partitions: Vec::new(),
+            not_before,
+        }
+    }
+
+    #[test]
+    fn reads_at_the_pinned_snapshot_else_no_older_than_the_start() {
+        let pinned = Snapshot {
+            pinned: true,
+            timestamp: Some(7),
+        };
+        let unpinned = Snapshot {
+            pinned: false,
+            timestamp: None,
+        };
+        assert_eq!(
+            plan(Some(5)).freshness(Some(&pinned)),
+            Freshness::NotBefore(7)
+        );
+        assert_eq!(
+            plan(Some(5)).freshness(Some(&unpinned)),
+            Freshness::NotBefore(5)
+        );
+        assert_eq!(plan(None).freshness(Some(&unpinned)), Freshness::Eventually);
+        assert_eq!(plan(None).freshness(None), Freshness::Eventually);
+
+        let mut request = QueryRequest::default();
+        plan(Some(5)).freshness(None).apply(&mut request);
+        assert_eq!(
+            (request.consistency_level, request.guarantee_timestamp),
+            (ConsistencyLevel::Customized as i32, 5)
+        );
+        assert!(!request.use_default_consistency);
+    }
 }

@@ -13,7 +13,7 @@ use milvus_wire::insert_batch::InsertBatch;
 use milvus_wire::progress::Progress;
 use milvus_wire::proto::common::KeyValuePair;
 use milvus_wire::proto::schema::DataType;
-use milvus_wire::{ConnectOptions, Milvus};
+use milvus_wire::{ConnectOptions, Freshness, Milvus};
 use record_stream::header::{CollectionSpec, FieldSpec, Header, Scope, HEADER_KEY};
 use record_stream::jsonl_read::JsonlReader;
 use record_stream::layout;
@@ -690,7 +690,7 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         }
     }
     if resuming {
-        let total = client.count(&load_into, "", &[]).await?;
+        let total = client.count(&load_into, "", &[], Freshness::Strong).await?;
         if Some(total) != input.rows {
             bail!(
                 "after resuming, {load_into:?} holds {total} rows; the set has {}",
@@ -823,7 +823,9 @@ async fn parts_to_resume(
             continue;
         };
         let range = format!("{pk} >= {first} && {pk} <= {last}");
-        let present = client.count(collection, &range, &[]).await?;
+        let present = client
+            .count(collection, &range, &[], Freshness::Strong)
+            .await?;
         if present == part.rows {
             eprintln!(
                 "milvus-load: resume: {} already loaded ({} rows)",

@@ -225,6 +225,35 @@ impl Milvus {
         }
     }
 
+    /// A timestamp from the server's timestamp oracle: every write
+    /// acknowledged before the call is older. `None` where the server has no
+    /// oracle to offer (Milvus Lite answers 0 or Unimplemented) or the user
+    /// may not ask.
+    pub async fn alloc_timestamp(&self) -> Result<Option<u64>> {
+        let op = || "AllocTimestamp".to_string();
+        match self
+            .client
+            .clone()
+            .alloc_timestamp(pb::AllocTimestampRequest { base: None })
+            .await
+        {
+            Ok(resp) => {
+                let resp = resp.into_inner();
+                check(op, resp.status.as_ref())?;
+                Ok(Some(resp.timestamp).filter(|&ts| ts != 0))
+            }
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::Unimplemented | tonic::Code::PermissionDenied
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(status) => Err(Error::rpc(op(), status)),
+        }
+    }
+
     /// Names of the collections in the database.
     pub async fn list_collections(&self) -> Result<Vec<String>> {
         let op = || format!("ShowCollections in database {:?}", self.db);
@@ -486,24 +515,24 @@ impl Milvus {
     }
 
     /// `count(*)` of the rows matching `filter` (empty: all rows) in `partitions`
-    /// (empty: all), read with Strong consistency.
+    /// (empty: all), as fresh as `freshness` asks.
     pub async fn count(
         &self,
         collection: &str,
         filter: &str,
         partitions: &[String],
+        freshness: Freshness,
     ) -> Result<u64> {
-        let results = self
-            .query(pb::QueryRequest {
-                db_name: self.db.clone(),
-                collection_name: collection.to_string(),
-                expr: filter.to_string(),
-                output_fields: vec!["count(*)".into()],
-                partition_names: partitions.to_vec(),
-                consistency_level: ConsistencyLevel::Strong as i32,
-                ..Default::default()
-            })
-            .await?;
+        let mut request = pb::QueryRequest {
+            db_name: self.db.clone(),
+            collection_name: collection.to_string(),
+            expr: filter.to_string(),
+            output_fields: vec!["count(*)".into()],
+            partition_names: partitions.to_vec(),
+            ..Default::default()
+        };
+        freshness.apply(&mut request);
+        let results = self.query(request).await?;
         let count = results
             .fields_data
             .first()
@@ -548,6 +577,33 @@ impl Milvus {
             session_ts: page.session_ts,
             ..Default::default()
         })
+    }
+}
+
+/// How fresh a query's answer must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// Everything written before the call: the query nodes first catch up
+    /// to now (on Milvus 2.3.5 that waits for a time tick, 0.2–0.4 s).
+    Strong,
+    /// Whatever the query node has; no wait.
+    Eventually,
+    /// Everything written before this hybrid timestamp (Customized
+    /// consistency): only a node that has not caught up to it waits.
+    NotBefore(u64),
+}
+
+impl Freshness {
+    /// Sets the request's consistency level and guarantee timestamp.
+    pub fn apply(self, request: &mut pb::QueryRequest) {
+        let (level, guarantee) = match self {
+            Freshness::Strong => (ConsistencyLevel::Strong, 0),
+            Freshness::Eventually => (ConsistencyLevel::Eventually, 0),
+            Freshness::NotBefore(ts) => (ConsistencyLevel::Customized, ts),
+        };
+        request.consistency_level = level as i32;
+        request.guarantee_timestamp = guarantee;
+        request.use_default_consistency = false;
     }
 }
 

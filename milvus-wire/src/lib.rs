@@ -18,7 +18,7 @@ pub mod progress;
 pub mod query_page;
 pub mod write;
 
-pub use client::{ConnectOptions, Connection, LoadState, Milvus};
+pub use client::{ConnectOptions, Connection, Freshness, LoadState, Milvus};
 pub use error::{Error, Result};
 /// Generated Milvus protocol types (`common`, `schema`, `milvus`).
 pub use milvus::proto;
