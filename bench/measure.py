@@ -1,9 +1,15 @@
 """Runs a command and prints one JSON line: wall seconds, CPU seconds
 (user + system, the command and its children) and peak RSS.
 
-    measure.py LABEL ROWS [--stdout FILE] [--timed] -- CMD ARGS...
+    measure.py LABEL ROWS [--stdout FILE] [--timed] [--repeat N] [--report FILE] -- CMD ARGS...
 
 ROWS turns seconds into rows/s. stdout goes to /dev/null unless --stdout.
+--repeat N: run N times and report the fastest run (this machine is shared
+with the server and figures move by ±15% between runs), with every run's
+seconds in "runs_seconds" and the highest peak RSS of all runs.
+--report FILE: a milvus-dump --report file the command writes; its
+"read_seconds" (the read phase alone) becomes "read_seconds" and
+"read_rows_per_sec".
 --timed: the command times its own work and prints it as a JSON object with
 "seconds" on its last line of stdout; that becomes "timed_seconds" and
 "timed_rows_per_sec" (for work that must not count set-up, such as requests
@@ -25,13 +31,50 @@ def last_json_line(path):
     return json.loads(lines[-1]) if lines else {}
 
 
+def run_once(cmd, rows, stdout_path, timed, report):
+    with open(stdout_path, "wb") as out:
+        started = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=out)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - started
+    code = os.waitstatus_to_exitcode(status)
+    result = {
+        "seconds": round(wall, 3),
+        "rows_per_sec": round(rows / wall, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "exit": code,
+    }
+    if code != 0:
+        result["rows_per_sec"] = None
+        result["failed"] = True
+        return result
+    if timed:
+        seconds = float(last_json_line(stdout_path)["seconds"])
+        result["timed_seconds"] = round(seconds, 3)
+        result["timed_rows_per_sec"] = round(rows / seconds, 1)
+    if report:
+        with open(report) as f:
+            summary = json.load(f)
+        seconds = sum(c["read_seconds"] for c in summary["collections"])
+        result["read_seconds"] = round(seconds, 3)
+        result["read_rows_per_sec"] = round(rows / seconds, 1)
+    return result
+
+
 def main():
     args = sys.argv[1:]
     split = args.index("--")
     opts, cmd = args[:split], args[split + 1:]
     label, rows = opts[0], int(opts[1])
     timed = "--timed" in opts
-    stdout_path = opts[opts.index("--stdout") + 1] if "--stdout" in opts else None
+
+    def option(name, default=None):
+        return opts[opts.index(name) + 1] if name in opts else default
+
+    stdout_path = option("--stdout")
+    repeat = int(option("--repeat", "1"))
+    report = option("--report")
     scratch = None
     if stdout_path is None:
         if timed:
@@ -41,33 +84,21 @@ def main():
         else:
             stdout_path = os.devnull
     try:
-        with open(stdout_path, "wb") as out:
-            started = time.monotonic()
-            proc = subprocess.Popen(cmd, stdout=out)
-            _, status, usage = os.wait4(proc.pid, 0)
-            wall = time.monotonic() - started
-        code = os.waitstatus_to_exitcode(status)
-        result = {
-            "label": label,
-            "rows": rows,
-            "seconds": round(wall, 3),
-            "rows_per_sec": round(rows / wall, 1),
-            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
-            "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
-            "exit": code,
-        }
-        if code != 0:
-            result["rows_per_sec"] = None
-            result["failed"] = True
-        elif timed:
-            seconds = float(last_json_line(stdout_path)["seconds"])
-            result["timed_seconds"] = round(seconds, 3)
-            result["timed_rows_per_sec"] = round(rows / seconds, 1)
+        runs = []
+        for _ in range(repeat):
+            runs.append(run_once(cmd, rows, stdout_path, timed, report))
+            if runs[-1]["exit"] != 0:
+                break
     finally:
         if scratch is not None:
             os.unlink(scratch.name)
-    print(json.dumps(result))
-    return 0 if code == 0 else 1
+    failed = [r for r in runs if r["exit"] != 0]
+    result = dict(failed[0] if failed else min(runs, key=lambda r: r["seconds"]))
+    if len(runs) > 1:
+        result["runs_seconds"] = [r["seconds"] for r in runs]
+        result["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
+    print(json.dumps({"label": label, "rows": rows, **result}))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -8,7 +8,12 @@
 #   (d) milvus-dump peak RSS at 10,000 rows versus all rows (flat memory)
 # and prints one JSON line per measurement (rows/s, CPU seconds, peak RSS).
 #
-#   bench/dump/run.sh [--server milvus235|lite25] [--rows N] [--runbook-rows N] [--uri URI]
+#   bench/dump/run.sh [--server milvus235|lite25] [--rows N] [--runbook-rows N] [--uri URI] [--repeat N]
+#
+# --repeat N (default 3): (b) and (c) report the fastest of N runs, with all
+#   runs' seconds ("runs_seconds"); (c) also reports "read_seconds", the read
+#   phase alone (the run less describing, the snapshot's consistency wait
+#   and the counts), from milvus-dump --report.
 #
 # --uri: use a server already running at URI instead of starting one (--server
 #   then only names it and picks the ceiling's page sizes). Only one Milvus
@@ -21,14 +26,15 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
-server=milvus235 rows=100000 runbook_rows='' uri=''
+server=milvus235 rows=100000 runbook_rows='' uri='' repeat=3
 while [[ $# -gt 0 ]]; do
     case $1 in
         --uri) uri=$2; shift 2 ;;
         --server) server=$2; shift 2 ;;
         --rows) rows=$2; shift 2 ;;
         --runbook-rows) runbook_rows=$2; shift 2 ;;
-        *) echo "usage: $0 [--server milvus235|lite25] [--rows N] [--runbook-rows N] [--uri URI]" >&2; exit 2 ;;
+        --repeat) repeat=$2; shift 2 ;;
+        *) echo "usage: $0 [--server milvus235|lite25] [--rows N] [--runbook-rows N] [--uri URI] [--repeat N]" >&2; exit 2 ;;
     esac
 done
 runbook_rows=${runbook_rows:-$rows}
@@ -80,18 +86,19 @@ measure "a runbook pymilvus query_iterator → pyarrow" "$runbook_rows" -- \
 rm -f "$MP_RUN_DIR/runbook.parquet"
 for page in $ceiling_pages; do
     for conns in 1 2 4; do
-        measure "b wire ceiling, $conns connection(s), $page-row pages" "$rows" -- \
+        measure "b wire ceiling, $conns connection(s), $page-row pages" "$rows" --repeat "$repeat" -- \
             target/release/wire-ceiling "$uri" "$name" "$rows" "$conns" "$page"
     done
 done
-measure "c milvus-dump --format parquet (default: --jobs 2)" "$rows" -- \
-    "$dump" --uri "$uri" -c "$name" --format parquet -q --report "$MP_RUN_DIR/default.json"
-echo "  page sizes: $(grep -o '"page_rows_[a-z]*":[0-9]*' "$MP_RUN_DIR/default.json" | tr '\n' ' ')"
+report=$MP_RUN_DIR/report.json
+measure "c milvus-dump --format parquet (default: --jobs 2)" "$rows" --repeat "$repeat" --report "$report" -- \
+    "$dump" --uri "$uri" -c "$name" --format parquet -q --report "$report"
+echo "  page sizes (last run): $(grep -o '"page_rows_[a-z]*":[0-9]*' "$report" | tr '\n' ' ')"
 for jobs in 1 3 4; do
-    measure "c milvus-dump --format parquet --jobs $jobs" "$rows" -- \
-        "$dump" --uri "$uri" -c "$name" --format parquet -q --jobs "$jobs"
+    measure "c milvus-dump --format parquet --jobs $jobs" "$rows" --repeat "$repeat" --report "$report" -- \
+        "$dump" --uri "$uri" -c "$name" --format parquet -q --jobs "$jobs" --report "$report"
 done
-measure "c milvus-dump --format jsonl (default)" "$rows" -- \
-    "$dump" --uri "$uri" -c "$name" -q
-measure "d milvus-dump --format parquet, first 10,000 rows (RSS flatness)" 10000 -- \
+measure "c milvus-dump --format jsonl (default)" "$rows" --repeat "$repeat" --report "$report" -- \
+    "$dump" --uri "$uri" -c "$name" -q --report "$report"
+measure "d milvus-dump --format parquet, first 10,000 rows (RSS flatness)" 10000 --repeat "$repeat" -- \
     "$dump" --uri "$uri" -c "$name" --format parquet -q --filter "id < 10000"

@@ -90,6 +90,10 @@ pub struct CollectionSummary {
     pub page_rows_max: usize,
     /// Page size at the end (rows).
     pub page_rows_final: usize,
+    /// Wall-clock seconds from the first page query to the last page: the
+    /// run's `seconds` less describing, the snapshot's consistency wait and
+    /// the counts.
+    pub read_seconds: f64,
     /// `pinned` with its timestamp, or `not pinned`.
     pub snapshot: String,
     /// `count(*)` before reading.
@@ -366,6 +370,7 @@ async fn pump<S: PageSink>(
         }
         Ok(sink)
     });
+    let reading = Instant::now();
     let read = if options.jobs > 1 {
         read_in_parallel(client, prepared, &snapshot, sizer, start, options, tx).await
     } else {
@@ -384,6 +389,7 @@ async fn pump<S: PageSink>(
         .await
         .map_err(anyhow::Error::from)
     };
+    let read_seconds = reading.elapsed().as_secs_f64();
     // Reading is over: count again while the writer finishes. At the pages'
     // freshness, the count sees at least what the last page saw (a query
     // node's serviceable time only moves forward). Writes too recent for it
@@ -421,6 +427,7 @@ async fn pump<S: PageSink>(
             page_rows_min: stats.page_rows.0,
             page_rows_max: stats.page_rows.1,
             page_rows_final: stats.final_page_rows,
+            read_seconds,
             snapshot: match snapshot.timestamp {
                 Some(ts) if snapshot.pinned => format!("pinned at {ts}"),
                 _ => "not pinned".into(),
