@@ -21,7 +21,8 @@ pub const START_PAGE_BYTES: usize = 1 << 20;
 pub const MAX_PAGE_BYTES: usize = 4 << 20;
 /// A page slower than this is a cliff: halve at once, never grow back past it.
 pub const SLOW_PAGE: Duration = Duration::from_secs(2);
-/// Pages measured at a size before judging it.
+/// Pages measured at a size before judging it (on one connection; see
+/// [`PageSizer::shared_by`]).
 const SAMPLES_PER_SIZE: u32 = 3;
 /// After settling, probe again every this many pages.
 const REPROBE_EVERY: u32 = 200;
@@ -50,6 +51,7 @@ pub struct PageSizer {
     sample_rows: usize,
     sample_secs: f64,
     samples: u32,
+    samples_per_size: u32,
     used_min: usize,
     used_max: usize,
     fixed: bool,
@@ -80,10 +82,20 @@ impl PageSizer {
             sample_rows: 0,
             sample_secs: 0.0,
             samples: 0,
+            samples_per_size: SAMPLES_PER_SIZE,
             used_min: usize::MAX,
             used_max: 0,
             fixed,
         }
+    }
+
+    /// A sizer observed by `connections` concurrent readers: each page's
+    /// time then includes waiting behind the others' queries, so it takes
+    /// that many times more samples to judge a size.
+    pub fn shared_by(mut self, connections: usize) -> Self {
+        let connections = u32::try_from(connections.max(1)).unwrap_or(u32::MAX);
+        self.samples_per_size = SAMPLES_PER_SIZE.saturating_mul(connections);
+        self
     }
 
     /// Rows to ask for in the next page.
@@ -96,12 +108,14 @@ impl PageSizer {
         (self.used_min.min(self.used_max), self.used_max)
     }
 
-    /// Records a page of `rows` rows (asked for [`PageSizer::rows`]) that took `elapsed`.
-    pub fn observe(&mut self, rows: usize, elapsed: Duration) {
-        self.used_min = self.used_min.min(self.rows);
-        self.used_max = self.used_max.max(self.rows);
-        if self.fixed || rows < self.rows {
+    /// Records a page of `rows` rows, asked for `asked`, that took `elapsed`.
+    pub fn observe(&mut self, asked: usize, rows: usize, elapsed: Duration) {
+        self.used_min = self.used_min.min(asked);
+        self.used_max = self.used_max.max(asked);
+        if self.fixed || rows < asked || asked != self.rows {
             // A short page is the end of a range: says nothing about speed.
+            // A page asked at another size (parallel reads: asked before the
+            // last change) would be judged against the wrong size.
             return;
         }
         if elapsed >= SLOW_PAGE && self.rows > 1 {
@@ -126,7 +140,7 @@ impl PageSizer {
         self.sample_rows += rows;
         self.sample_secs += elapsed.as_secs_f64();
         self.samples += 1;
-        if self.samples < SAMPLES_PER_SIZE {
+        if self.samples < self.samples_per_size {
             return;
         }
         let rate = self.sample_rows as f64 / self.sample_secs.max(1e-9);
@@ -209,7 +223,7 @@ mod tests {
         for _ in 0..pages {
             let n = sizer.rows();
             let t = cost(n);
-            sizer.observe(n, Duration::from_secs_f64(t));
+            sizer.observe(n, n, Duration::from_secs_f64(t));
             rows += n;
             secs += t;
         }
@@ -267,6 +281,27 @@ mod tests {
             "settled at {}",
             sizer.rows()
         );
+    }
+
+    #[test]
+    fn pages_asked_at_another_size_are_not_judged() {
+        let mut sizer = PageSizer::new(100 << 10).shared_by(2);
+        let start = sizer.rows();
+        let fast = Duration::from_millis(1);
+        // Six samples at the current size (3 × 2 connections) before judging.
+        for _ in 0..5 {
+            sizer.observe(start, start, fast);
+        }
+        assert_eq!(sizer.rows(), start);
+        sizer.observe(start, start, fast);
+        let grown = sizer.rows();
+        assert_eq!(grown, start * 2);
+        // Pages still in flight from before the change say nothing about it.
+        for _ in 0..10 {
+            sizer.observe(start, start, Duration::from_secs(1));
+        }
+        assert_eq!(sizer.rows(), grown);
+        assert_eq!(sizer.samples, 0);
     }
 
     #[test]

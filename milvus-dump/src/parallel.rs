@@ -136,7 +136,7 @@ pub async fn read_parallel(
             .map_err(|_| ReadError::OutputClosed)?;
     }
     let pool_rx = Arc::new(Mutex::new(pool_rx));
-    let sizer = Arc::new(std::sync::Mutex::new(read.sizer.clone()));
+    let sizer = Arc::new(std::sync::Mutex::new(read.sizer.clone().shared_by(jobs)));
     let scan = Scan {
         after: read.start.clone(),
         keys: VecDeque::new(),
@@ -177,6 +177,7 @@ pub async fn read_parallel(
                 if stats.pages == 1 {
                     if let Ok(mut shared) = sizer.lock() {
                         shared.observe(
+                            page_rows,
                             stats.rows as usize,
                             Duration::from_secs_f64(stats.query_seconds),
                         );

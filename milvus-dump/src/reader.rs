@@ -268,7 +268,7 @@ pub async fn read_pages(
         )
         .map_err(convert)?;
         let rows = batch.num_rows();
-        sizer.observe(rows, elapsed);
+        sizer.observe(limit, rows, elapsed);
         if rows == 0 {
             break;
         }
