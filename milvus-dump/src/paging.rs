@@ -144,11 +144,16 @@ impl PageSizer {
             return;
         }
         let rate = self.sample_rows as f64 / self.sample_secs.max(1e-9);
+        let first = self.best.is_none();
         let improved = self
             .best
             .is_none_or(|(_, best_rate)| rate > best_rate * GAIN);
         if improved {
             self.best = Some((self.rows, rate));
+            if self.probe == Probe::Up && !first {
+                // Growth paid: shrinking will not.
+                self.tried_down = true;
+            }
             self.step();
             return;
         }
@@ -184,10 +189,6 @@ impl PageSizer {
             Probe::Settled { .. } => return,
         };
         if next >= 1 && next != self.rows && next < self.ceiling {
-            if self.probe == Probe::Up {
-                // Once growth paid, shrinking will not.
-                self.tried_down = true;
-            }
             self.set_rows(next);
         } else {
             self.settle_at(self.rows);
@@ -281,6 +282,16 @@ mod tests {
             "settled at {}",
             sizer.rows()
         );
+    }
+
+    #[test]
+    fn shrinks_when_growing_does_not_pay_from_the_start() {
+        // Milvus Lite 2.5's shape, steeper: each page costs more per row the
+        // larger it is, so the best page is well below the starting 317 rows.
+        let cost = |n: usize| 0.002 + 0.02 * (n as f64 / 250.0).powf(2.0);
+        let (sizer, _) = drive(PageSizer::new(3_300), 100, cost);
+        assert!(sizer.rows() < 317, "settled at {}", sizer.rows());
+        assert!(sizer.used().0 < 317, "{:?}", sizer.used());
     }
 
     #[test]
