@@ -227,8 +227,8 @@ impl Milvus {
 
     /// A timestamp from the server's timestamp oracle: every write
     /// acknowledged before the call is older. `None` where the server has no
-    /// oracle to offer (Milvus Lite answers 0 or Unimplemented) or the user
-    /// may not ask.
+    /// oracle to offer (Milvus Lite answers 0 or Unimplemented) or refuses
+    /// the call (a privilege, say): callers treat it as an optimisation.
     pub async fn alloc_timestamp(&self) -> Result<Option<u64>> {
         let op = || "AllocTimestamp".to_string();
         match self
@@ -239,8 +239,8 @@ impl Milvus {
         {
             Ok(resp) => {
                 let resp = resp.into_inner();
-                check(op, resp.status.as_ref())?;
-                Ok(Some(resp.timestamp).filter(|&ts| ts != 0))
+                let refused = check(op, resp.status.as_ref()).is_err();
+                Ok(Some(resp.timestamp).filter(|&ts| ts != 0 && !refused))
             }
             Err(status)
                 if matches!(
