@@ -9,7 +9,7 @@
 //! when a page is slow or over the server's output cap, and re-probes now and
 //! then in case the server's behaviour changed.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Milvus's `maxQueryResultWindow`: offset + limit may not exceed it.
 pub const MAX_PAGE_ROWS: usize = 16_384;
@@ -52,6 +52,8 @@ pub struct PageSizer {
     sample_secs: f64,
     samples: u32,
     samples_per_size: u32,
+    /// When the last page finished (parallel reads).
+    last_finished: Option<Instant>,
     used_min: usize,
     used_max: usize,
     fixed: bool,
@@ -83,6 +85,7 @@ impl PageSizer {
             sample_secs: 0.0,
             samples: 0,
             samples_per_size: SAMPLES_PER_SIZE,
+            last_finished: None,
             used_min: usize::MAX,
             used_max: 0,
             fixed,
@@ -110,6 +113,24 @@ impl PageSizer {
 
     /// Records a page of `rows` rows, asked for `asked`, that took `elapsed`.
     pub fn observe(&mut self, asked: usize, rows: usize, elapsed: Duration) {
+        self.judge(asked, rows, elapsed, elapsed);
+    }
+
+    /// Parallel reads: records a page that took `elapsed` and finished at
+    /// `now`. Its share of time is the interval since the previous page
+    /// finished on any connection, so sizes are judged by the connections'
+    /// combined rows/s: one page's own time mostly measures waiting behind
+    /// the other connections' queries, whatever its size.
+    pub fn observe_shared(&mut self, asked: usize, rows: usize, elapsed: Duration, now: Instant) {
+        let interval = self
+            .last_finished
+            .map_or(elapsed, |last| now.saturating_duration_since(last));
+        self.last_finished = Some(now);
+        self.judge(asked, rows, elapsed, interval);
+    }
+
+    /// `elapsed` detects cliffs; rows/`share` is the rate judged.
+    fn judge(&mut self, asked: usize, rows: usize, elapsed: Duration, share: Duration) {
         self.used_min = self.used_min.min(asked);
         self.used_max = self.used_max.max(asked);
         if self.fixed || rows < asked || asked != self.rows {
@@ -138,7 +159,7 @@ impl PageSizer {
             return;
         }
         self.sample_rows += rows;
-        self.sample_secs += elapsed.as_secs_f64();
+        self.sample_secs += share.as_secs_f64();
         self.samples += 1;
         if self.samples < self.samples_per_size {
             return;
@@ -157,12 +178,14 @@ impl PageSizer {
             self.step();
             return;
         }
-        let best_size = self.best.map_or(self.rows, |(size, _)| size);
+        let (best_size, best_rate) = self.best.unwrap_or((self.rows, rate));
         if self.probe == Probe::Up && !self.tried_down {
-            // Growing did not pay from the start: maybe smaller pages do.
             self.tried_down = true;
-            self.probe = Probe::Down;
-            if best_size > 1 {
+            // Growing cost from the start (Milvus Lite 2.5's super-linear
+            // pages): smaller pages may pay. Merely not gaining (a flat
+            // curve, or noise) is no reason to go looking below.
+            if rate * GAIN < best_rate && best_size > 1 {
+                self.probe = Probe::Down;
                 self.set_rows(best_size / 2);
                 return;
             }
@@ -313,6 +336,21 @@ mod tests {
         }
         assert_eq!(sizer.rows(), grown);
         assert_eq!(sizer.samples, 0);
+    }
+
+    #[test]
+    fn shared_sizers_judge_the_combined_rate_not_one_page_s_time() {
+        // Under contention a page's own time grows with its size (rows/s per
+        // page flat), while pages finish at intervals that reward big pages:
+        // 5 ms per query + 10 µs per row on the server.
+        let mut sizer = PageSizer::new(100).shared_by(2);
+        let mut now = Instant::now();
+        for _ in 0..200 {
+            let n = sizer.rows();
+            now += Duration::from_secs_f64(0.005 + n as f64 * 10e-6);
+            sizer.observe_shared(n, n, Duration::from_secs_f64(n as f64 * 1e-4), now);
+        }
+        assert_eq!(sizer.rows(), MAX_PAGE_ROWS);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use milvus_wire::Milvus;
@@ -176,10 +176,11 @@ pub async fn read_parallel(
                 let stats = result?;
                 if stats.pages == 1 {
                     if let Ok(mut shared) = sizer.lock() {
-                        shared.observe(
+                        shared.observe_shared(
                             page_rows,
                             stats.rows as usize,
                             Duration::from_secs_f64(stats.query_seconds),
+                            Instant::now(),
                         );
                     }
                 }
