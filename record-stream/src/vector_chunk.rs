@@ -3,7 +3,7 @@
 //! parquet-rs's generic Arrow path computes a repetition and a definition
 //! level for every float of a `list<float>` column and pushes each through an
 //! RLE encoder, then copies the values twice more on their way to a page. On a
-//! 768-dim dump that was most of milvus-dump's CPU. A vector row's levels are
+//! 768-dim dump that was about half of milvus-dump's CPU. A vector row's levels are
 //! two runs (`0` then `1 × (dim - 1)`; `max_def × dim`), and its values are the
 //! little-endian bytes Arrow already holds, so this module writes the data
 //! pages itself: a hand-encoded page header (Thrift compact protocol), the two
