@@ -9,6 +9,29 @@ mod tls;
 
 use test_harness::{compare, describe, run, run_ok, seed, unique_name, Server};
 
+/// Runs `serve` on a listener bound to a free loopback port, on its own
+/// thread and single-threaded runtime (the scripted responder, the TLS
+/// proxy); returns the port's address.
+fn serve_on_loopback<F, Fut>(serve: F) -> std::net::SocketAddr
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            serve(tokio::net::TcpListener::from_std(listener).unwrap()).await
+        });
+    });
+    address
+}
+
 fn dump(server: Server) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_milvus-dump"));
     cmd.args(["--uri", &server.uri(), "-q"]);

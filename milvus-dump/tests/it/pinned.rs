@@ -203,27 +203,16 @@ fn serve(service: Scripted) -> SocketAddr {
 /// UNAUTHENTICATED, as Milvus does.
 #[allow(clippy::result_large_err)] // tonic's interceptor signature
 fn serve_requiring(service: Scripted, required: Option<String>) -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+    crate::serve_on_loopback(move |listener| async move {
+        tonic::transport::Server::builder()
+            .add_service(MilvusServiceServer::with_interceptor(
+                service,
+                move |request| check_credentials(required.as_deref(), request),
+            ))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
             .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            tonic::transport::Server::builder()
-                .add_service(MilvusServiceServer::with_interceptor(
-                    service,
-                    move |request| check_credentials(required.as_deref(), request),
-                ))
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-                .await
-                .unwrap();
-        });
-    });
-    addr
+    })
 }
 
 #[test]
