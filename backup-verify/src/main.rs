@@ -105,11 +105,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match milvus_wire::cli::runtime() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("backup-verify: cannot start: {e}");

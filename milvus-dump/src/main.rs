@@ -142,10 +142,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = milvus_wire::cli::runtime()?;
     runtime.block_on(run_async(args))
 }
 

@@ -147,11 +147,7 @@ fn main() -> ExitCode {
         progress: !args.quiet,
         wait: Duration::from_secs(args.wait),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match milvus_wire::cli::runtime() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("milvus-load: cannot start: {e}");

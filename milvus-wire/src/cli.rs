@@ -71,6 +71,15 @@ impl ConnectArgs {
     }
 }
 
+/// The Milvus tools' async runtime: two workers, whatever the core count (the
+/// tools often share a small machine with the server they talk to).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
 /// A size flag: `256MiB`, `8M`, `1GiB`, `4096` (bytes); KiB to TiB, powers of 1024.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
