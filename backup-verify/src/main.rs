@@ -67,7 +67,7 @@ struct Args {
 
     /// Fail (exit 12) if the newest complete set under LOCATION is older than
     /// this (e.g. 26h, 2d).
-    #[arg(long, value_name = "DURATION", value_parser = sets::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = milvus_wire::cli::parse_duration)]
     max_age: Option<Duration>,
 
     /// The time to judge --max-age against (RFC 3339; default: now).

@@ -136,29 +136,6 @@ pub async fn list(root: &Dir) -> Result<Vec<SetEntry>> {
     Ok(sets)
 }
 
-/// A duration: a number and a unit, `s`, `m`, `h`, `d` or `w` (`26h`, `2d`, `90m`).
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 26h or 2d"))?;
-    let seconds = match unit.trim() {
-        "s" | "" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        other => {
-            return Err(format!(
-                "{text:?}: unknown unit {other:?} (use s, m, h, d or w)"
-            ))
-        }
-    };
-    Ok(std::time::Duration::from_secs(n * seconds))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,15 +161,5 @@ mod tests {
         );
         assert_eq!(t("latest"), None);
         assert_eq!(t("2026-13-01"), None);
-    }
-
-    #[test]
-    fn durations_take_the_usual_units() {
-        assert_eq!(parse_duration("26h").unwrap().as_secs(), 26 * 3600);
-        assert_eq!(parse_duration("2d").unwrap().as_secs(), 172_800);
-        assert_eq!(parse_duration("90m").unwrap().as_secs(), 5400);
-        assert_eq!(parse_duration("3600").unwrap().as_secs(), 3600);
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("3y").is_err());
     }
 }
