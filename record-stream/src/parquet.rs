@@ -38,7 +38,6 @@ pub struct ParquetWriter<W: Write + Send> {
     /// Per column: whether [`VectorChunk`] writes it.
     raw_vectors: Vec<bool>,
     row_group: Option<Vec<ColumnChunk>>,
-    row_groups: usize,
     /// Emptied vector-chunk buffers, reused by the next row group.
     spare_buffers: Vec<Vec<u8>>,
 }
@@ -132,7 +131,6 @@ impl<W: Write + Send> ParquetWriter<W> {
             schema,
             raw_vectors,
             row_group: None,
-            row_groups: 0,
             spare_buffers: Vec::new(),
         })
     }
@@ -171,7 +169,9 @@ impl<W: Write + Send> ParquetWriter<W> {
     }
 
     fn start_row_group(&mut self) -> Result<Vec<ColumnChunk>> {
-        let writers = self.columns.create_column_writers(self.row_groups)?;
+        let writers = self
+            .columns
+            .create_column_writers(self.file.flushed_row_groups().len())?;
         let page_bytes = self.file.properties().data_page_size_limit();
         let descriptors = self.file.schema_descr();
         Ok(writers
@@ -209,7 +209,6 @@ impl<W: Write + Send> ParquetWriter<W> {
             }
         }
         row_group.close()?;
-        self.row_groups += 1;
         Ok(())
     }
 
