@@ -168,6 +168,21 @@ pub struct Decoded {
     pub rows: u64,
 }
 
+/// An I/O error while reading `source` (at `path`, when it is a file) as an
+/// Unreachable problem.
+fn unreadable<'a>(
+    source: &'a str,
+    path: Option<&'a Path>,
+) -> impl Fn(io::Error) -> Problem + Copy + 'a {
+    move |e| {
+        let message = match path {
+            Some(path) => format!("cannot read {}: {e}", path.display()),
+            None => format!("cannot read: {e}"),
+        };
+        Problem::new(Kind::Unreachable, source, message)
+    }
+}
+
 /// Decodes the file at `path` completely (zstd detected by magic; Parquet
 /// inside zstd is spooled to `spool_dir` first).
 pub fn decode_file(
@@ -177,13 +192,7 @@ pub fn decode_file(
     sample: &mut Sample,
     spool_dir: &Path,
 ) -> Result<Decoded, Problem> {
-    let unreadable = |e: io::Error| {
-        Problem::new(
-            Kind::Unreachable,
-            expect.source,
-            format!("cannot read {}: {e}", path.display()),
-        )
-    };
+    let unreadable = unreadable(expect.source, Some(path));
     let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(unreadable)?);
     if peek(&mut reader).map_err(unreadable)? == PARQUET_MAGIC {
         return decode_parquet(path, expect, keys, sample);
@@ -200,13 +209,7 @@ pub fn decode_reader(
     sample: &mut Sample,
     spool_dir: &Path,
 ) -> Result<Decoded, Problem> {
-    let unreadable = |e: io::Error| {
-        Problem::new(
-            Kind::Unreachable,
-            expect.source,
-            format!("cannot read: {e}"),
-        )
-    };
+    let unreadable = unreadable(expect.source, None);
     if peek(&mut reader).map_err(unreadable)? == ZSTD_MAGIC {
         reader = Box::new(BufReader::with_capacity(
             1 << 20,
