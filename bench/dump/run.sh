@@ -3,9 +3,13 @@
 # 200-char VARCHAR). In one run on one server it measures:
 #   (a) the runbook: pymilvus query_iterator (batch 5,000) → pyarrow Parquet
 #   (b) the wire ceiling: page queries on 1, 2 and 4 connections at two page
-#       sizes, bytes discarded undecoded
+#       sizes, bytes discarded undecoded; read at Eventually consistency (no
+#       wait) and at a snapshot timestamp as the dump reads (one wait for the
+#       query nodes to catch up; see bench/wire-ceiling/src/query.rs)
 #   (c) milvus-dump --format parquet > /dev/null: default (--jobs 2), --jobs 1, 3, 4
 #   (d) milvus-dump peak RSS at 10,000 rows versus all rows (flat memory)
+#   (e) --jobs 4 and the 4-connection ceilings again, interleaved run by run,
+#       so that the server's drift over the benchmark does not bias the ratio
 # and prints one JSON line per measurement (rows/s, CPU seconds, peak RSS).
 #
 #   bench/dump/run.sh [--server milvus235|lite25] [--rows N] [--runbook-rows N] [--uri URI] [--repeat N]
@@ -86,8 +90,11 @@ measure "a runbook pymilvus query_iterator → pyarrow" "$runbook_rows" -- \
 rm -f "$MP_RUN_DIR/runbook.parquet"
 for page in $ceiling_pages; do
     for conns in 1 2 4; do
-        measure "b wire ceiling, $conns connection(s), $page-row pages" "$rows" --repeat "$repeat" -- \
-            target/release/wire-ceiling "$uri" "$name" "$rows" "$conns" "$page"
+        for reads in eventually snapshot; do
+            measure "b wire ceiling, $conns connection(s), $page-row pages, $reads reads" "$rows" \
+                --repeat "$repeat" -- \
+                target/release/wire-ceiling "$uri" "$name" "$rows" "$conns" "$page" "$reads"
+        done
     done
 done
 report=$MP_RUN_DIR/report.json
@@ -102,3 +109,12 @@ measure "c milvus-dump --format jsonl (default)" "$rows" --repeat "$repeat" --re
     "$dump" --uri "$uri" -c "$name" -q --report "$report"
 measure "d milvus-dump --format parquet, first 10,000 rows (RSS flatness)" 10000 --repeat "$repeat" -- \
     "$dump" --uri "$uri" -c "$name" --format parquet -q --filter "id < 10000"
+first_page=${ceiling_pages%% *}
+for _ in $(seq "$repeat"); do
+    for reads in eventually snapshot; do
+        measure "e wire ceiling, 4 connections, $first_page-row pages, $reads reads" "$rows" -- \
+            target/release/wire-ceiling "$uri" "$name" "$rows" 4 "$first_page" "$reads"
+    done
+    measure "e milvus-dump --format parquet --jobs 4" "$rows" --report "$report" -- \
+        "$dump" --uri "$uri" -c "$name" --format parquet -q --jobs 4 --report "$report"
+done
