@@ -372,7 +372,14 @@ async fn pump<S: PageSink>(
     });
     let reading = Instant::now();
     let read = if options.jobs > 1 {
-        read_in_parallel(client, prepared, &snapshot, sizer, start, options, tx).await
+        let read = parallel::ParallelRead {
+            plan: Arc::new(prepared.plan.clone()),
+            snapshot: snapshot.clone(),
+            sizer,
+            start,
+            rows: count_before,
+        };
+        read_in_parallel(client, read, options, tx).await
     } else {
         let mut sizer = sizer;
         reader::read_pages(
@@ -439,24 +446,16 @@ async fn pump<S: PageSink>(
     ))
 }
 
+/// Reads on `options.jobs` new connections; `client` finds the ranges.
 async fn read_in_parallel(
     client: &Milvus,
-    prepared: &Prepared,
-    snapshot: &Snapshot,
-    sizer: PageSizer,
-    start: Option<Pk>,
+    read: parallel::ParallelRead,
     options: &DumpOptions,
     tx: mpsc::Sender<Page>,
 ) -> anyhow::Result<ReadStats> {
     let connections =
         futures::future::try_join_all((0..options.jobs).map(|_| Milvus::connect(&options.connect)))
             .await?;
-    let read = parallel::ParallelRead {
-        plan: Arc::new(prepared.plan.clone()),
-        snapshot: snapshot.clone(),
-        sizer,
-        start,
-    };
     Ok(parallel::read_parallel(client, connections, read, tx).await?)
 }
 

@@ -133,8 +133,10 @@ impl PageSizer {
     fn judge(&mut self, asked: usize, rows: usize, elapsed: Duration, share: Duration) {
         self.used_min = self.used_min.min(asked);
         self.used_max = self.used_max.max(asked);
-        if self.fixed || rows < asked || asked != self.rows {
-            // A short page is the end of a range: says nothing about speed.
+        if self.fixed || rows * 2 < asked || asked != self.rows {
+            // A page less than half full is the end of a range: says little
+            // about speed. (Arithmetic ranges over dense keys may come back
+            // somewhat short of the size, and still measure it.)
             // A page asked at another size (parallel reads: asked before the
             // last change) would be judged against the wrong size.
             return;

@@ -228,7 +228,8 @@ impl ReadStats {
 }
 
 /// Reads the keys of `plan` in `range` in pages, sending each to `pages`.
-/// Stops at the first empty page.
+/// Stops at the first empty page, or once the range's known rows or its
+/// last key are read.
 pub async fn read_pages(
     client: &Milvus,
     plan: &ReadPlan,
@@ -294,6 +295,8 @@ pub async fn read_pages(
         }
         stats.rows += rows as u64;
         stats.pages += 1;
+        let range_read =
+            range.rows.is_some_and(|n| stats.rows >= n) || range.upto.as_ref() == Some(&last_pk);
         cursor = Some(last_pk.clone());
         pages
             .send(Page {
@@ -303,7 +306,8 @@ pub async fn read_pages(
             })
             .await
             .map_err(|_| ReadError::OutputClosed)?;
-        if range.rows.is_some_and(|n| stats.rows >= n) {
+        if range_read {
+            // No need to ask for an empty page.
             break;
         }
     }

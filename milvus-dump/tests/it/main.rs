@@ -162,6 +162,39 @@ fn parallel_ranges_give_the_same_rows_as_one_stream() {
 }
 
 #[test]
+fn dense_and_sparse_int_keys_split_the_same_as_one_stream() {
+    // Ids 0..300: every key (arithmetic ranges, a key per row), keys with a
+    // gap (arithmetic, two keys per row), and keys too sparse for arithmetic
+    // (the pk scan). Each parallel dump equals the single-stream one.
+    for server in [Server::Lite25, Server::Milvus235] {
+        let name = unique_name("dense");
+        seed(server, "bench", &name, &["--rows", "300", "--dim", "8"]);
+        let dir = tempfile::tempdir().unwrap();
+        for filter in ["", "id < 50 or id >= 120", "id < 20 or id >= 280"] {
+            let dump_rows = |jobs: &str| {
+                let out = dir.path().join(format!("jobs{jobs}.jsonl"));
+                run_ok(
+                    dump(server)
+                        .args(["-c", &name, "--filter", filter, "--jobs", jobs])
+                        .args(["--page-rows", "16", "-o"])
+                        .arg(&out),
+                );
+                let all = lines(&out);
+                all[1..all.len() - 1].to_vec()
+            };
+            let one = dump_rows("1");
+            let expected = match filter {
+                "" => 300,
+                "id < 50 or id >= 120" => 230,
+                _ => 40,
+            };
+            assert_eq!(one.len(), expected, "{server:?} {filter:?}");
+            assert_eq!(dump_rows("4"), one, "{server:?} {filter:?}");
+        }
+    }
+}
+
+#[test]
 fn varchar_keys_with_awkward_characters_page_correctly() {
     let server = Server::Lite25;
     let name = unique_name("vpk");
