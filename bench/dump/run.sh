@@ -12,12 +12,14 @@
 #       so that the server's drift over the benchmark does not bias the ratio
 # and prints one JSON line per measurement (rows/s, CPU seconds, peak RSS).
 #
-#   bench/dump/run.sh [--server milvus235|lite25] [--rows N] [--runbook-rows N] [--uri URI] [--repeat N]
+#   bench/dump/run.sh [--server milvus235|lite25] [--rows N] [--runbook-rows N] [--uri URI] [--repeat N] [--rounds N]
 #
 # --repeat N (default 3): (b) and (c) report the fastest of N runs, with all
 #   runs' seconds ("runs_seconds"); (c) also reports "read_seconds", the read
 #   phase alone (the run less describing, the snapshot's consistency wait
 #   and the counts), from milvus-dump --report.
+#
+# --rounds N (default 3): rounds of (e), each one run of every command.
 #
 # --uri: use a server already running at URI instead of starting one (--server
 #   then only names it and picks the ceiling's page sizes). Only one Milvus
@@ -30,7 +32,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
-server=milvus235 rows=100000 runbook_rows='' uri='' repeat=3
+server=milvus235 rows=100000 runbook_rows='' uri='' repeat=3 rounds=3
 while [[ $# -gt 0 ]]; do
     case $1 in
         --uri) uri=$2; shift 2 ;;
@@ -38,7 +40,8 @@ while [[ $# -gt 0 ]]; do
         --rows) rows=$2; shift 2 ;;
         --runbook-rows) runbook_rows=$2; shift 2 ;;
         --repeat) repeat=$2; shift 2 ;;
-        *) echo "usage: $0 [--server milvus235|lite25] [--rows N] [--runbook-rows N] [--uri URI] [--repeat N]" >&2; exit 2 ;;
+        --rounds) rounds=$2; shift 2 ;;
+        *) echo "usage: $0 [--server milvus235|lite25] [--rows N] [--runbook-rows N] [--uri URI] [--repeat N] [--rounds N]" >&2; exit 2 ;;
     esac
 done
 runbook_rows=${runbook_rows:-$rows}
@@ -111,7 +114,7 @@ measure "c milvus-dump --format jsonl (default)" "$rows" --repeat "$repeat" --re
 measure "d milvus-dump --format parquet, first 10,000 rows (RSS flatness)" 10000 --repeat "$repeat" -- \
     "$dump" --uri "$uri" -c "$name" --format parquet -q --filter "id < 10000"
 first_page=${ceiling_pages%% *}
-for _ in $(seq "$repeat"); do
+for _ in $(seq "$rounds"); do
     for reads in $ceiling_reads; do
         measure "e wire ceiling, 4 connections, $first_page-row pages, $reads reads" "$rows" -- \
             target/release/wire-ceiling "$uri" "$name" "$rows" 4 "$first_page" "$reads"
