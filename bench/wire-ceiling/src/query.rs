@@ -102,12 +102,13 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         ..Default::default()
     };
     let started = Instant::now();
-    let freshness = match at_snapshot {
-        true => client
+    let freshness = if at_snapshot {
+        client
             .alloc_timestamp()
             .await?
-            .map_or(Freshness::Eventually, Freshness::NotBefore),
-        false => Freshness::Eventually,
+            .map_or(Freshness::Eventually, Freshness::NotBefore)
+    } else {
+        Freshness::Eventually
     };
     freshness.apply(&mut request);
     let per = (rows + connections - 1) / connections;
