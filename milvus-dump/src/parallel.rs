@@ -14,8 +14,9 @@
 //! keys save.
 //!
 //! Memory stays bounded: at most `jobs` ranges are in flight or waiting, a
-//! page each (two at most over dense keys); only the open-ended last range
-//! holds more, if many rows were written past the last key during the read.
+//! page each (about two over dense keys at two keys per row); only the
+//! open-ended last range holds more, if many rows were written past the last
+//! key during the read.
 
 use std::collections::VecDeque;
 use std::sync::Arc;

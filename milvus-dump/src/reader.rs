@@ -128,6 +128,9 @@ pub async fn open_snapshot(client: &Milvus, plan: &ReadPlan) -> Result<Snapshot,
     let mut request = base_request(client, plan, 1, None);
     request.expr = plan.filter.clone();
     request.output_fields = vec![pk_name];
+    // Strong, keeping the dump's start timestamp (if any) as the guarantee:
+    // servers that pin read an iterator query at exactly that timestamp (the
+    // snapshot is then the dump's start); the others wait for Strong.
     request.consistency_level = ConsistencyLevel::Strong as i32;
     let results = client.query(request).await?;
     Ok(if results.session_ts > 0 {
