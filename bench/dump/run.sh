@@ -9,8 +9,12 @@
 #   (c) milvus-dump --format parquet > /dev/null: default (--jobs 2), --jobs 1, 3, 4
 #   (d) milvus-dump peak RSS at 10,000 rows versus all rows (flat memory)
 #   (e) --jobs 4 and the 4-connection ceilings again, interleaved run by run,
-#       so that the server's drift over the benchmark does not bias the ratio
-# and prints one JSON line per measurement (rows/s, CPU seconds, peak RSS).
+#       so that the server's drift over the benchmark does not bias the ratio;
+#       on Milvus 2.3.5 also the caught-up ceiling (snapshot reads timed after
+#       the one consistency wait), the ceiling of the dump's read phase
+# and prints one JSON line per measurement (rows/s, CPU seconds, peak RSS),
+# then one line of (e)'s ratios: --jobs 4 over each ceiling, per round,
+# median and pooled (the dump's read phase over the caught-up ceiling).
 #
 #   bench/dump/run.sh [--server milvus235|lite25] [--rows N] [--runbook-rows N] [--uri URI] [--repeat N] [--rounds N]
 #
@@ -67,9 +71,9 @@ cleanup() {
 trap cleanup EXIT
 
 case $server in
-    milvus235) ceiling_pages="1000 16384" ceiling_reads="eventually snapshot" ;;
+    milvus235) ceiling_pages="1000 16384" ceiling_reads="eventually snapshot" rounds_reads="eventually snapshot caught-up" ;;
     # Milvus Lite has no timestamp oracle: snapshot reads are eventual reads.
-    lite25) ceiling_pages="250 1000" ceiling_reads="eventually" ;;
+    lite25) ceiling_pages="250 1000" ceiling_reads="eventually" rounds_reads="eventually" ;;
     *) echo "unknown server $server" >&2; exit 2 ;;
 esac
 if [[ -z $uri ]]; then
@@ -114,11 +118,16 @@ measure "c milvus-dump --format jsonl (default)" "$rows" --repeat "$repeat" --re
 measure "d milvus-dump --format parquet, first 10,000 rows (RSS flatness)" 10000 --repeat "$repeat" -- \
     "$dump" --uri "$uri" -c "$name" --format parquet -q --filter "id < 10000"
 first_page=${ceiling_pages%% *}
+rounds_log=$MP_RUN_DIR/rounds.jsonl
 for _ in $(seq "$rounds"); do
-    for reads in $ceiling_reads; do
-        measure "e wire ceiling, 4 connections, $first_page-row pages, $reads reads" "$rows" -- \
+    for reads in $rounds_reads; do
+        # caught-up times itself: its clock starts after the wait.
+        timed=()
+        [[ $reads == caught-up ]] && timed=(--timed)
+        measure "e wire ceiling, 4 connections, $first_page-row pages, $reads reads" "$rows" "${timed[@]}" -- \
             target/release/wire-ceiling "$uri" "$name" "$rows" 4 "$first_page" "$reads"
     done
     measure "e milvus-dump --format parquet --jobs 4" "$rows" --report "$report" -- \
         "$dump" --uri "$uri" -c "$name" --format parquet -q --jobs 4 --report "$report"
-done
+done | tee "$rounds_log"
+"$py" bench/dump/rounds.py "$rounds_log"

@@ -10,6 +10,9 @@
 //!   first pages wait once for the query nodes to catch up (a time tick,
 //!   about 0.2 s on Milvus 2.3.5). A server without an oracle (Milvus Lite)
 //!   reads as with `eventually`, as the dump does there.
+//! - `caught-up`: as `snapshot`, but the clock starts after that one wait
+//!   (a count at the timestamp): the ceiling of a dump's read phase, which
+//!   begins after its snapshot query has waited.
 //!
 //! Assumes INT64 keys 0..ROWS (bench/dump's data). Prints one JSON line.
 
@@ -61,7 +64,7 @@ async fn read_range(
 /// `wire-ceiling URI COLLECTION ROWS CONNECTIONS [PAGE_ROWS [READS]]`
 pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let usage =
-        "usage: wire-ceiling URI COLLECTION ROWS CONNECTIONS [PAGE_ROWS [eventually|snapshot]]";
+        "usage: wire-ceiling URI COLLECTION ROWS CONNECTIONS [PAGE_ROWS [eventually|snapshot|caught-up]]";
     let [uri, collection, rows, connections, rest @ ..] = args else {
         anyhow::bail!(usage);
     };
@@ -72,11 +75,10 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         .map(|p| p.parse())
         .transpose()?
         .unwrap_or(16_384);
-    let at_snapshot = match rest.get(1).map(String::as_str) {
-        None | Some("eventually") => false,
-        Some("snapshot") => true,
-        Some(other) => anyhow::bail!("unknown READS {other:?}; {usage}"),
-    };
+    let reads = rest.get(1).map_or("eventually", String::as_str);
+    if !["eventually", "snapshot", "caught-up"].contains(&reads) {
+        anyhow::bail!("unknown READS {reads:?}; {usage}");
+    }
     let client = Milvus::connect(&ConnectOptions {
         uri: uri.clone(),
         ..ConnectOptions::default()
@@ -101,15 +103,19 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         query_params: params,
         ..Default::default()
     };
-    let started = Instant::now();
-    let freshness = if at_snapshot {
+    let mut started = Instant::now();
+    let freshness = if reads == "eventually" {
+        Freshness::Eventually
+    } else {
         client
             .alloc_timestamp()
             .await?
             .map_or(Freshness::Eventually, Freshness::NotBefore)
-    } else {
-        Freshness::Eventually
     };
+    if reads == "caught-up" {
+        client.count(collection, "", &[], freshness).await?;
+        started = Instant::now();
+    }
     freshness.apply(&mut request);
     let per = (rows + connections - 1) / connections;
     let tasks: Vec<_> = (0..connections)
@@ -127,7 +133,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         "{}",
         serde_json::json!({
             "connections": connections, "page_rows": page, "rows": rows, "bytes": bytes,
-            "reads": if at_snapshot { "snapshot" } else { "eventually" },
+            "reads": reads,
             "seconds": secs, "rows_per_sec": rows as f64 / secs,
         })
     );
