@@ -199,8 +199,9 @@ impl PageSizer {
         if self.probe == Probe::Up && !self.tried_down {
             self.tried_down = true;
             // Growing cost from the start (Milvus Lite 2.5's super-linear
-            // pages): smaller pages may pay. Merely not gaining (a flat
-            // curve, or noise) is no reason to go looking below.
+            // pages): smaller pages may pay. A loss short of CLEAR_LOSS
+            // (noise on a flat curve; ties grew above) is no reason to go
+            // looking below.
             if rate * CLEAR_LOSS < best_rate && best_size > 1 {
                 self.probe = Probe::Down;
                 self.set_rows(best_size / 2);
