@@ -61,6 +61,7 @@ fn is_raw_vector(data_type: DataType) -> bool {
 fn writer_properties(fields: &[FieldSpec]) -> Result<WriterProperties> {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+        .set_dictionary_enabled(false)
         .set_max_row_group_size(1 << 20);
     for field in fields {
         let data_type = field.data_type()?;
