@@ -61,6 +61,9 @@ fn is_raw_vector(data_type: DataType) -> bool {
 fn writer_properties(fields: &[FieldSpec]) -> Result<WriterProperties> {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+        // Row groups close at ROW_GROUP_BYTES, a few thousand rows beside
+        // vectors: too few for a dictionary of keys or text to pay for its
+        // hashing. zstd still catches repeated values.
         .set_dictionary_enabled(false)
         .set_max_row_group_size(1 << 20);
     for field in fields {
@@ -73,10 +76,8 @@ fn writer_properties(fields: &[FieldSpec]) -> Result<WriterProperties> {
             } else {
                 ColumnPath::new(vec![column_name.to_string(), "list".into(), "item".into()])
             };
-            // Vectors are high-entropy: dictionaries and statistics cost CPU for nothing.
-            props = props
-                .set_column_dictionary_enabled(path.clone(), false)
-                .set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
+            // Vectors are high-entropy: statistics cost CPU for nothing.
+            props = props.set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
             if is_raw_vector(data_type) {
                 props = props.set_column_compression(path, Compression::UNCOMPRESSED);
             }
