@@ -10,7 +10,7 @@
 //! RLE level sections, and the PLAIN values. Float values are not copied into
 //! the chunk: it keeps references to the Arrow buffers and copies them once,
 //! into the output, when the row group closes (a copy into the chunk first
-//! was a tenth of a 768-dim dump's CPU). The chunk is appended to the row
+//! was a seventh of a 768-dim dump's CPU). The chunk is appended to the row
 //! group with [`SerializedRowGroupWriter::append_column`], which stores its
 //! metadata like any other column's.
 //!
