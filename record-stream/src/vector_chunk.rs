@@ -51,8 +51,8 @@ pub(crate) struct VectorChunk {
     parts: Vec<Part>,
     /// Where the span of `bytes` not yet in `parts` starts.
     open_span: usize,
-    /// The chunk's length in bytes.
-    len: usize,
+    /// Bytes of the float values in `parts`.
+    arrow_bytes: usize,
     /// Level entries written (Parquet's `num_values`: one per value, one per
     /// null or empty list).
     levels: i64,
@@ -91,7 +91,7 @@ impl VectorChunk {
             bytes,
             parts: Vec::new(),
             open_span: 0,
-            len: 0,
+            arrow_bytes: 0,
             levels: 0,
             rows: 0,
             pages: OffsetIndexBuilder::new(),
@@ -100,9 +100,9 @@ impl VectorChunk {
         }
     }
 
-    /// Bytes buffered or held in Arrow buffers.
+    /// The chunk's length: bytes buffered or held in Arrow buffers.
     pub(crate) fn memory_size(&self) -> usize {
-        self.len
+        self.bytes.len() + self.arrow_bytes
     }
 
     /// Appends the rows of `column` (a list array of the chunk's type) as
@@ -156,6 +156,7 @@ impl VectorChunk {
                 values += len;
             }
         }
+        let page_start = self.memory_size();
         let bit_width = |max: i16| 16 - (max as u16).leading_zeros() as u8;
         let repetition = self
             .repetition
@@ -163,16 +164,13 @@ impl VectorChunk {
         let definition = self.definition.encode(bit_width(max_def));
         let body = 4 + repetition.len() + 4 + definition.len() + values * VALUE_BYTES;
 
-        let page_start = self.len;
-        let before = self.bytes.len();
         write_data_page_header(&mut self.bytes, body, levels);
         for section in [repetition, definition] {
             self.bytes
                 .extend_from_slice(&(section.len() as u32).to_le_bytes());
             self.bytes.extend_from_slice(section);
         }
-        self.len += self.bytes.len() - before;
-        let before = self.len;
+        let values_start = self.memory_size();
         // Runs of valid rows: their values are contiguous.
         let mut row = start;
         while row < end {
@@ -185,9 +183,10 @@ impl VectorChunk {
             }
             row += 1;
         }
-        debug_assert_eq!(self.len - before, values * VALUE_BYTES);
+        debug_assert_eq!(self.memory_size() - values_start, values * VALUE_BYTES);
+        let page_end = self.memory_size();
         self.pages
-            .append_offset_and_size(page_start as i64, (self.len - page_start) as i32);
+            .append_offset_and_size(page_start as i64, (page_end - page_start) as i32);
         self.pages.append_row_count((end - start) as i64);
         self.levels += levels as i64;
         self.rows += (end - start) as u64;
@@ -196,7 +195,6 @@ impl VectorChunk {
     /// PLAIN values `from..to` of the list's child array.
     fn append_values(&mut self, list: &ListArray, from: usize, to: usize) {
         let child = list.values();
-        let before = self.bytes.len();
         match child.data_type() {
             ArrowType::Float32 => {
                 // An f32 buffer's bytes, on a little-endian machine (see
@@ -204,7 +202,7 @@ impl VectorChunk {
                 let values = child.as_primitive::<Float32Type>().values().inner();
                 let values = values.slice_with_length(from * 4, (to - from) * 4);
                 self.close_span();
-                self.len += values.len();
+                self.arrow_bytes += values.len();
                 self.parts.push(Part::Arrow(values));
             }
             ArrowType::UInt8 => {
@@ -218,7 +216,6 @@ impl VectorChunk {
                     .extend(narrow.iter().flat_map(|&v| i32::from(v).to_le_bytes()));
             }
         }
-        self.len += self.bytes.len() - before;
     }
 
     /// Ends the span of `bytes` written since the last part.
@@ -236,7 +233,7 @@ impl VectorChunk {
         row_group: &mut SerializedRowGroupWriter<'_, W>,
     ) -> Result<Vec<u8>> {
         self.close_span();
-        let length = self.len as i64;
+        let length = self.memory_size() as i64;
         let metadata = ColumnChunkMetaData::builder(self.descr.clone())
             .set_compression(Compression::UNCOMPRESSED)
             .set_encodings(vec![Encoding::PLAIN, Encoding::RLE])
@@ -256,7 +253,7 @@ impl VectorChunk {
         let chunk = Chunk {
             bytes: &self.bytes,
             parts: &self.parts,
-            len: self.len,
+            len: length as usize,
         };
         row_group.append_column(&chunk, close)?;
         Ok(self.bytes)
@@ -611,11 +608,11 @@ mod tests {
         let reader = Chunk {
             bytes: &chunk.bytes,
             parts: &chunk.parts,
-            len: chunk.len,
+            len: chunk.memory_size(),
         };
         let mut whole = Vec::new();
         reader.get_read(0).unwrap().read_to_end(&mut whole).unwrap();
-        assert_eq!(whole.len(), chunk.len);
+        assert_eq!(whole.len(), chunk.memory_size());
         for start in 0..=whole.len() {
             let mut rest = Vec::new();
             reader
