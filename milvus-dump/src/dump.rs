@@ -23,7 +23,7 @@ use crate::parallel;
 use crate::pk::Pk;
 use crate::reader::{self, KeyRange, Page, ReadPlan, ReadStats};
 use crate::resume;
-use crate::sink::{self, Compressed, Encoder, Format, PartLimits, PartSeries};
+use crate::sink::{self, Encoder, Format, PartLimits, PartSeries};
 use milvus_wire::progress::Progress;
 
 /// Where the dump goes.
@@ -460,7 +460,7 @@ async fn read_in_parallel(
 }
 
 /// Output stream for stdout / a file.
-type StreamOut = Compressed<BufWriter<Box<dyn Write + Send>>>;
+type StreamOut = BufWriter<Box<dyn Write + Send>>;
 
 /// Counts the bytes that pass through.
 struct CountingWriter<W> {
@@ -515,7 +515,7 @@ async fn dump_stream(
         inner: raw,
         bytes: bytes.clone(),
     });
-    let out: StreamOut = Compressed::new(BufWriter::with_capacity(1 << 20, counted), options.zstd)?;
+    let out: StreamOut = BufWriter::with_capacity(1 << 20, counted);
     // The header (written first) records the snapshot: open it before the encoder.
     let count_before = begin(client, &mut prepared, options).await?;
     let encoder = Encoder::new(
@@ -524,6 +524,7 @@ async fn dump_stream(
         &prepared.header,
         &prepared.fields,
         prepared.schema.clone(),
+        options.zstd,
     )?;
     let progress = Progress::start(
         "milvus-dump",
@@ -545,7 +546,7 @@ async fn dump_stream(
     drop(progress);
     release_if_loaded(client, &prepared).await;
     let (encoder, summary) = result?;
-    let out = encoder.finish(None)?.finish()?;
+    let out = encoder.finish(None)?;
     // Flush and close the file before it gets its final name.
     drop(out.into_inner().map_err(|e| e.into_error())?);
     if let (Destination::File(path), Some(tmp)) = (&options.destination, temp_file.0.take()) {
@@ -573,12 +574,12 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
         }
         Destination::Set { dir, limits } => {
             let extension = options.format.extension(options.zstd.is_some());
-            let state = open_set(dir, &extension, options)?;
+            let state = open_set(dir, extension, options)?;
             let mut entries = Vec::new();
             for name in &options.collections {
                 let mut prepared = prepare(client, name, options).await?;
                 let progress = if options.resume {
-                    resume::scan_collection(dir, &prepared.header.collection, &extension)?
+                    resume::scan_collection(dir, &prepared.header.collection, extension)?
                 } else {
                     Default::default()
                 };
@@ -652,7 +653,7 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
                 created_at: set_started,
                 completed_at: chrono::Utc::now()
                     .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                format: options.format.extension(options.zstd.is_some()),
+                format: options.format.extension(options.zstd.is_some()).into(),
                 collections: entries,
             };
             sink::write_atomically(

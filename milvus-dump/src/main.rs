@@ -68,7 +68,9 @@ struct Args {
     #[arg(long, requires = "out_dir")]
     resume: bool,
 
-    /// Compress with zstd (optionally at LEVEL, 1-22; default 3).
+    /// Compress with zstd (optionally at LEVEL, 1-22; default 3): JSONL as a
+    /// zstd frame (`.jsonl.zst`), Parquet with its own zstd codec on every
+    /// column chunk (still a `.parquet` file, readable by Milvus's Import).
     #[arg(long, value_name = "LEVEL", num_args = 0..=1, default_missing_value = "3",
           value_parser = clap::value_parser!(i32).range(1..=22))]
     zstd: Option<i32>,

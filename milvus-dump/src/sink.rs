@@ -24,16 +24,13 @@ pub enum Format {
 }
 
 impl Format {
-    /// File extension, with `.zst` when compressed.
-    pub fn extension(self, zstd: bool) -> String {
-        let base = match self {
-            Format::Jsonl => "jsonl",
-            Format::Parquet => "parquet",
-        };
-        if zstd {
-            format!("{base}.zst")
-        } else {
-            base.to_string()
+    /// File extension: JSONL compressed with zstd is `jsonl.zst`; Parquet
+    /// compresses inside its column chunks and stays `parquet`.
+    pub fn extension(self, zstd: bool) -> &'static str {
+        match (self, zstd) {
+            (Format::Jsonl, false) => "jsonl",
+            (Format::Jsonl, true) => "jsonl.zst",
+            (Format::Parquet, _) => "parquet",
         }
     }
 }
@@ -81,24 +78,34 @@ impl<W: Write> Write for Compressed<W> {
 
 /// A JSONL or Parquet encoder on a writer.
 pub enum Encoder<W: Write + Send> {
-    /// JSONL.
-    Jsonl(JsonlWriter<W>),
-    /// Parquet.
+    /// JSONL, in a zstd frame when compressed.
+    Jsonl(JsonlWriter<Compressed<W>>),
+    /// Parquet (compressed inside, by column chunk).
     Parquet(ParquetWriter<W>),
 }
 
 impl<W: Write + Send> Encoder<W> {
-    /// Starts a stream (writes the JSONL header line at once).
+    /// Starts a stream (writes the JSONL header line at once), compressed
+    /// with zstd at `zstd_level` when given: JSONL as one zstd frame,
+    /// Parquet with its own zstd codec, so the file stays a Parquet file
+    /// (readable by Milvus's Import, pyarrow and ranged reads).
     pub fn new(
         format: Format,
         out: W,
         header: &Header,
         fields: &[FieldSpec],
         schema: SchemaRef,
+        zstd_level: Option<i32>,
     ) -> record_stream::Result<Self> {
         Ok(match format {
-            Format::Jsonl => Encoder::Jsonl(JsonlWriter::new(out, header, fields.to_vec())?),
-            Format::Parquet => Encoder::Parquet(ParquetWriter::new(out, header, fields, schema)?),
+            Format::Jsonl => Encoder::Jsonl(JsonlWriter::new(
+                Compressed::new(out, zstd_level)?,
+                header,
+                fields.to_vec(),
+            )?),
+            Format::Parquet => {
+                Encoder::Parquet(ParquetWriter::new(out, header, fields, schema, zstd_level)?)
+            }
         })
     }
 
@@ -114,7 +121,7 @@ impl<W: Write + Send> Encoder<W> {
     /// and last key, recorded in Parquet metadata (JSONL parts: in the manifest).
     pub fn finish(self, range: Option<(&Pk, &Pk)>) -> record_stream::Result<W> {
         match self {
-            Encoder::Jsonl(w) => Ok(w.finish()?.0),
+            Encoder::Jsonl(w) => Ok(w.finish()?.0.finish()?),
             Encoder::Parquet(mut w) => {
                 if let Some((first, last)) = range {
                     w.add_metadata("milvus_dump.first_pk", first.to_json().to_string());
@@ -154,7 +161,7 @@ pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp"))
 }
 
-type PartFile = Compressed<HashingWriter<BufWriter<File>>>;
+type PartFile = HashingWriter<BufWriter<File>>;
 
 /// One collection's series of parts in a backup set.
 pub struct PartSeries {
@@ -273,16 +280,14 @@ impl PartSeries {
         let tmp = temp_path(&final_path);
         let file = File::create(&tmp)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", tmp.display()))?;
-        let out = Compressed::new(
-            HashingWriter::new(BufWriter::with_capacity(1 << 20, file)),
-            self.zstd,
-        )?;
+        let out = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
         let encoder = Encoder::new(
             self.format,
             out,
             &self.header,
             &self.fields,
             self.schema.clone(),
+            self.zstd,
         )?;
         Ok(OpenPart {
             encoder,
@@ -300,7 +305,7 @@ impl PartSeries {
             return Ok(());
         };
         let range = part.first_pk.as_ref().zip(part.last_pk.as_ref());
-        let hashing = part.encoder.finish(range)?.finish()?;
+        let hashing = part.encoder.finish(range)?;
         let (buffered, bytes, sha256) = hashing.finish();
         let file = buffered.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;

@@ -10,6 +10,7 @@
 //! - [`manifest`]: the backup-set manifest.
 //! - [`conform`]: rows checked against the header's type parameters.
 //! - [`hashing`]: a writer that counts and hashes what passes through.
+//! - [`random_access`]: files read at any offset (local, or ranged reads).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod conform;
@@ -23,6 +24,7 @@ pub mod layout;
 pub mod manifest;
 pub mod parquet;
 pub mod parquet_read;
+pub mod random_access;
 #[cfg(test)]
 mod test_support;
 pub mod to_milvus;

@@ -40,6 +40,8 @@ pub struct ParquetWriter<W: Write + Send> {
     row_group: Option<Vec<ColumnChunk>>,
     /// Emptied vector-chunk buffers, reused by the next row group.
     spare_buffers: Vec<Vec<u8>>,
+    /// zstd level of every column (`None`: see [`writer_properties`]).
+    zstd_level: Option<i32>,
 }
 
 // One per column of the row group being written: boxing buys nothing.
@@ -49,8 +51,8 @@ enum ColumnChunk {
     Vectors(VectorChunk),
 }
 
-/// Vector types written uncompressed (and so by [`VectorChunk`]): their
-/// values are high-entropy floats that do not compress.
+/// Vector types written by [`VectorChunk`], and uncompressed by default:
+/// their values are high-entropy floats that compress little.
 fn is_raw_vector(data_type: DataType) -> bool {
     matches!(
         data_type,
@@ -58,9 +60,14 @@ fn is_raw_vector(data_type: DataType) -> bool {
     )
 }
 
-fn writer_properties(fields: &[FieldSpec]) -> Result<WriterProperties> {
+/// Without a level, every column but the dense vectors' is compressed with
+/// zstd at level 1 (cheap, and text and keys shrink); those vectors are
+/// stored raw. With one (`--zstd=LEVEL`), every column is, at that level.
+fn writer_properties(fields: &[FieldSpec], zstd_level: Option<i32>) -> Result<WriterProperties> {
     let mut props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(
+            zstd_level.unwrap_or(1),
+        )?))
         // Row groups close at ROW_GROUP_BYTES, a few thousand rows beside
         // vectors: too few for a dictionary of keys or text to pay for its
         // hashing. zstd still catches repeated values.
@@ -78,7 +85,7 @@ fn writer_properties(fields: &[FieldSpec]) -> Result<WriterProperties> {
             };
             // Vectors are high-entropy: statistics cost CPU for nothing.
             props = props.set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
-            if is_raw_vector(data_type) {
+            if is_raw_vector(data_type) && zstd_level.is_none() {
                 props = props.set_column_compression(path, Compression::UNCOMPRESSED);
             }
         }
@@ -87,8 +94,16 @@ fn writer_properties(fields: &[FieldSpec]) -> Result<WriterProperties> {
 }
 
 impl<W: Write + Send> ParquetWriter<W> {
-    /// Starts a Parquet stream of `fields` (one per column of `schema`).
-    pub fn new(out: W, header: &Header, fields: &[FieldSpec], schema: SchemaRef) -> Result<Self> {
+    /// Starts a Parquet stream of `fields` (one per column of `schema`),
+    /// its column chunks compressed by Parquet's own zstd codec at
+    /// `zstd_level` (see [`writer_properties`]).
+    pub fn new(
+        out: W,
+        header: &Header,
+        fields: &[FieldSpec],
+        schema: SchemaRef,
+        zstd_level: Option<i32>,
+    ) -> Result<Self> {
         if fields.len() != schema.fields().len() {
             return Err(Error::Header(format!(
                 "{} fields for {} Parquet columns",
@@ -98,7 +113,8 @@ impl<W: Write + Send> ParquetWriter<W> {
         }
         // ArrowWriter builds the Parquet schema and embeds the Arrow one
         // (pyarrow restores types from it); we then drive its parts directly.
-        let options = ArrowWriterOptions::new().with_properties(writer_properties(fields)?);
+        let options =
+            ArrowWriterOptions::new().with_properties(writer_properties(fields, zstd_level)?);
         let mut writer = ArrowWriter::try_new_with_options(out, schema.clone(), options)?;
         writer.append_key_value_metadata(KeyValue::new(
             HEADER_KEY.to_string(),
@@ -134,6 +150,7 @@ impl<W: Write + Send> ParquetWriter<W> {
             raw_vectors,
             row_group: None,
             spare_buffers: Vec::new(),
+            zstd_level,
         })
     }
 
@@ -176,22 +193,23 @@ impl<W: Write + Send> ParquetWriter<W> {
             .create_column_writers(self.file.flushed_row_groups().len())?;
         let page_bytes = self.file.properties().data_page_size_limit();
         let descriptors = self.file.schema_descr();
-        Ok(writers
+        writers
             .into_iter()
             .enumerate()
             .map(|(i, writer)| {
-                if self.raw_vectors[i] {
+                Ok(if self.raw_vectors[i] {
                     let buffer = self.spare_buffers.pop().unwrap_or_default();
                     ColumnChunk::Vectors(VectorChunk::new(
                         descriptors.column(i),
                         page_bytes,
                         buffer,
-                    ))
+                        self.zstd_level,
+                    )?)
                 } else {
                     ColumnChunk::Arrow(writer)
-                }
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Closes the current row group, if any rows are buffered.

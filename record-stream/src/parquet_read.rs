@@ -2,7 +2,6 @@
 //! key-value metadata) and Milvus bulk-import files (no header: the schema
 //! comes from the server or `--schema`).
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,22 +19,29 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use crate::error::{Error, Result};
 use crate::header::{FieldSpec, Header, HEADER_KEY};
 use crate::layout::arrow_schema;
+use crate::random_access::SharedBytes;
 
 /// An open Parquet file: its header (when it has one) and row count, known
 /// from the footer before any row is read.
 pub struct ParquetInput {
     source: String,
-    path: std::path::PathBuf,
-    builder: ParquetRecordBatchReaderBuilder<File>,
+    bytes: SharedBytes,
+    builder: ParquetRecordBatchReaderBuilder<SharedBytes>,
     header: Option<Header>,
 }
 
 impl ParquetInput {
-    /// Opens the file at `path`; `source` names it in errors. Fails on a
-    /// truncated file (no footer) or a header this build does not understand.
+    /// Opens the local file at `path`; `source` names it in errors.
     pub fn open(path: &Path, source: &str) -> Result<Self> {
-        let file = File::open(path)?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        Self::from_bytes(SharedBytes::local(path)?, source)
+    }
+
+    /// Opens a Parquet file read through `bytes` (the footer first, then
+    /// only the column chunks asked for); `source` names it in errors. Fails
+    /// on a truncated file (no footer) or a header this build does not
+    /// understand.
+    pub fn from_bytes(bytes: SharedBytes, source: &str) -> Result<Self> {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
             .map_err(|e| Error::Header(format!("{source}: not a readable Parquet file ({e})")))?;
         let header = builder
             .metadata()
@@ -51,7 +57,7 @@ impl ParquetInput {
             .transpose()?;
         Ok(Self {
             source: source.to_string(),
-            path: path.to_path_buf(),
+            bytes,
             builder,
             header,
         })
@@ -104,7 +110,7 @@ impl ParquetInput {
                         Some((leaf, max_def)) => {
                             sources.push(Source::Vector(vectors.len()));
                             vectors.push(VectorReader::new(
-                                &self.path,
+                                self.bytes.clone(),
                                 &self.source,
                                 field,
                                 leaf,
@@ -189,7 +195,7 @@ enum Source {
 struct VectorReader {
     source: String,
     field: String,
-    file: SerializedFileReader<File>,
+    file: SerializedFileReader<SharedBytes>,
     leaf: usize,
     /// The definition level of a present item in a present list.
     max_def: i16,
@@ -228,7 +234,7 @@ impl VectorReader {
     }
 
     fn new(
-        path: &Path,
+        bytes: SharedBytes,
         source: &str,
         field: &FieldSpec,
         leaf: usize,
@@ -243,7 +249,7 @@ impl VectorReader {
             DataType::Float16Vector | DataType::BFloat16Vector => (2 * dim, ArrowType::UInt8),
             _ => (dim, ArrowType::Int8),
         };
-        let file = SerializedFileReader::new(File::open(path)?)?;
+        let file = SerializedFileReader::new(bytes)?;
         Ok(Self {
             source: source.to_string(),
             field: field.name.clone(),
@@ -508,6 +514,8 @@ impl Iterator for ParquetRows {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::File;
+
     use arrow::array::{Array, AsArray, Int64Array};
 
     use super::*;
@@ -575,44 +583,52 @@ mod tests {
             ],
         )
         .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v.parquet");
-        let mut writer = ParquetWriter::new(
-            File::create(&path).unwrap(),
-            &header(fields.clone()),
-            &fields,
-            schema,
-        )
-        .unwrap();
-        // Several row groups, so batches straddle them.
-        for start in (0..rows).step_by(300) {
-            writer
-                .write_batch(&batch.slice(start, 300.min(rows - start)))
-                .unwrap();
-            writer.flush_row_group().unwrap();
-        }
-        writer.finish().unwrap();
+        // Uncompressed (the default) and Parquet's own zstd (`--zstd`).
+        for zstd_level in [None, Some(3)] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("v.parquet");
+            let mut writer = ParquetWriter::new(
+                File::create(&path).unwrap(),
+                &header(fields.clone()),
+                &fields,
+                schema.clone(),
+                zstd_level,
+            )
+            .unwrap();
+            // Several row groups, so batches straddle them.
+            for start in (0..rows).step_by(300) {
+                writer
+                    .write_batch(&batch.slice(start, 300.min(rows - start)))
+                    .unwrap();
+                writer.flush_row_group().unwrap();
+            }
+            writer.finish().unwrap();
 
-        let input = ParquetInput::open(&path, "v.parquet").unwrap();
-        assert_eq!(input.rows(), rows as u64);
-        let reader = input.read(&fields, 128).unwrap();
-        assert_eq!(
-            reader.vectors.len(),
-            4,
-            "every vector column takes the fast path"
-        );
-        let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
-        let read = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
-        assert_eq!(read.num_rows(), rows);
-        for (column, (got, want)) in read.columns().iter().zip(batch.columns()).enumerate() {
-            // Compare bits: NaN != NaN as floats.
-            assert_eq!(got.to_data(), want.to_data(), "column {column}");
+            let input = ParquetInput::open(&path, "v.parquet").unwrap();
+            assert_eq!(input.rows(), rows as u64);
+            let reader = input.read(&fields, 128).unwrap();
+            assert_eq!(
+                reader.vectors.len(),
+                4,
+                "every vector column takes the fast path"
+            );
+            let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+            let read = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+            assert_eq!(read.num_rows(), rows);
+            for (column, (got, want)) in read.columns().iter().zip(batch.columns()).enumerate() {
+                // Compare bits: NaN != NaN as floats.
+                assert_eq!(
+                    got.to_data(),
+                    want.to_data(),
+                    "column {column}, zstd {zstd_level:?}"
+                );
+            }
+            let f = read.column(1).as_list::<i32>();
+            assert!(f
+                .value(2)
+                .as_primitive::<arrow::datatypes::Float32Type>()
+                .value(1)
+                .is_nan());
         }
-        let f = read.column(1).as_list::<i32>();
-        assert!(f
-            .value(2)
-            .as_primitive::<arrow::datatypes::Float32Type>()
-            .value(1)
-            .is_nan());
     }
 }

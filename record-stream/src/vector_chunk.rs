@@ -18,7 +18,9 @@
 //! `PageHeader{type: DATA_PAGE, sizes, DataPageHeader{num_values, PLAIN, RLE,
 //! RLE}}`, then `u32` length + RLE repetition levels, `u32` length + RLE
 //! definition levels, then the values. Pages start at row boundaries. The
-//! column is uncompressed and has no statistics (vectors are high-entropy).
+//! column has no statistics (vectors are high-entropy). It is uncompressed
+//! unless a zstd level is given (`--zstd`): then each page's body (levels
+//! and values) is copied once and compressed, Parquet's own ZSTD codec.
 
 use std::io::{Read, Write};
 use std::ops::Range;
@@ -26,7 +28,7 @@ use std::ops::Range;
 use arrow::array::{Array, AsArray, ListArray};
 use arrow::buffer::Buffer;
 use arrow::datatypes::{DataType as ArrowType, Float32Type, Int8Type, UInt8Type};
-use parquet::basic::{Compression, Encoding, Type as PhysicalType};
+use parquet::basic::{Compression, Encoding, Type as PhysicalType, ZstdLevel};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder};
@@ -61,6 +63,17 @@ pub(crate) struct VectorChunk {
     pages: OffsetIndexBuilder,
     repetition: RleRuns,
     definition: RleRuns,
+    /// zstd for the pages (`None`: uncompressed, values kept in Arrow buffers).
+    compression: Option<PageCompression>,
+    /// Bytes of the chunk before compression (headers included).
+    uncompressed_bytes: usize,
+}
+
+/// Compressing pages: the level, a reused context and body buffer.
+struct PageCompression {
+    level: i32,
+    compressor: zstd::bulk::Compressor<'static>,
+    body: Vec<u8>,
 }
 
 impl VectorChunk {
@@ -82,10 +95,24 @@ impl VectorChunk {
     }
 
     /// A chunk for `descr` (which [`Self::supports`]); `bytes` is a buffer to
-    /// reuse (its contents are discarded).
-    pub(crate) fn new(descr: ColumnDescPtr, page_bytes: usize, mut bytes: Vec<u8>) -> Self {
+    /// reuse (its contents are discarded); `zstd_level` compresses its pages.
+    pub(crate) fn new(
+        descr: ColumnDescPtr,
+        page_bytes: usize,
+        mut bytes: Vec<u8>,
+        zstd_level: Option<i32>,
+    ) -> Result<Self> {
         bytes.clear();
-        Self {
+        let compression = zstd_level
+            .map(|level| -> Result<PageCompression> {
+                Ok(PageCompression {
+                    level,
+                    compressor: zstd::bulk::Compressor::new(level)?,
+                    body: Vec::new(),
+                })
+            })
+            .transpose()?;
+        Ok(Self {
             descr,
             page_bytes: page_bytes.max(1),
             bytes,
@@ -97,7 +124,9 @@ impl VectorChunk {
             pages: OffsetIndexBuilder::new(),
             repetition: RleRuns::default(),
             definition: RleRuns::default(),
-        }
+            compression,
+            uncompressed_bytes: 0,
+        })
     }
 
     /// The chunk's length: bytes buffered or held in Arrow buffers.
@@ -126,13 +155,13 @@ impl VectorChunk {
             {
                 end += 1;
             }
-            self.write_page(list, start, end);
+            self.write_page(list, start, end)?;
             start = end;
         }
         Ok(())
     }
 
-    fn write_page(&mut self, list: &ListArray, start: usize, end: usize) {
+    fn write_page(&mut self, list: &ListArray, start: usize, end: usize) -> Result<()> {
         let offsets = list.value_offsets();
         let max_def = self.descr.max_def_level();
         self.repetition.clear();
@@ -163,15 +192,8 @@ impl VectorChunk {
             .encode(bit_width(self.descr.max_rep_level()));
         let definition = self.definition.encode(bit_width(max_def));
         let body = 4 + repetition.len() + 4 + definition.len() + values * VALUE_BYTES;
-
-        write_data_page_header(&mut self.bytes, body, levels);
-        for section in [repetition, definition] {
-            self.bytes
-                .extend_from_slice(&(section.len() as u32).to_le_bytes());
-            self.bytes.extend_from_slice(section);
-        }
-        let values_start = self.memory_size();
         // Runs of valid rows: their values are contiguous.
+        let mut runs = Vec::new();
         let mut row = start;
         while row < end {
             let run_start = row;
@@ -179,42 +201,65 @@ impl VectorChunk {
                 row += 1;
             }
             if row > run_start {
-                self.append_values(list, offsets[run_start] as usize, offsets[row] as usize);
+                runs.push(offsets[run_start] as usize..offsets[row] as usize);
             }
             row += 1;
         }
-        debug_assert_eq!(self.memory_size() - values_start, values * VALUE_BYTES);
+
+        if let Some(compression) = self.compression.as_mut() {
+            let out = &mut compression.body;
+            out.clear();
+            for section in [repetition, definition] {
+                out.extend_from_slice(&(section.len() as u32).to_le_bytes());
+                out.extend_from_slice(section);
+            }
+            for run in runs {
+                copy_values(list, run, out);
+            }
+            debug_assert_eq!(out.len(), body);
+            let compressed = compression.compressor.compress(out)?;
+            let header_start = self.bytes.len();
+            write_data_page_header(&mut self.bytes, body, compressed.len(), levels);
+            self.uncompressed_bytes += self.bytes.len() - header_start + body;
+            self.bytes.extend_from_slice(&compressed);
+        } else {
+            let header_start = self.bytes.len();
+            write_data_page_header(&mut self.bytes, body, body, levels);
+            self.uncompressed_bytes += self.bytes.len() - header_start + body;
+            for section in [repetition, definition] {
+                self.bytes
+                    .extend_from_slice(&(section.len() as u32).to_le_bytes());
+                self.bytes.extend_from_slice(section);
+            }
+            let values_start = self.memory_size();
+            for run in runs {
+                self.append_values(list, run);
+            }
+            debug_assert_eq!(self.memory_size() - values_start, values * VALUE_BYTES);
+        }
         let page_end = self.memory_size();
         self.pages
             .append_offset_and_size(page_start as i64, (page_end - page_start) as i32);
         self.pages.append_row_count((end - start) as i64);
         self.levels += levels as i64;
         self.rows += (end - start) as u64;
+        Ok(())
     }
 
-    /// PLAIN values `from..to` of the list's child array.
-    fn append_values(&mut self, list: &ListArray, from: usize, to: usize) {
+    /// PLAIN values `values` of the list's child array, uncompressed: float
+    /// values stay in their Arrow buffer.
+    fn append_values(&mut self, list: &ListArray, values: Range<usize>) {
         let child = list.values();
-        match child.data_type() {
-            ArrowType::Float32 => {
-                // An f32 buffer's bytes, on a little-endian machine (see
-                // `supports`), are its PLAIN encoding: kept, not copied.
-                let values = child.as_primitive::<Float32Type>().values().inner();
-                let values = values.slice_with_length(from * 4, (to - from) * 4);
-                self.close_span();
-                self.arrow_bytes += values.len();
-                self.parts.push(Part::Arrow(values));
-            }
-            ArrowType::UInt8 => {
-                let narrow = &child.as_primitive::<UInt8Type>().values()[from..to];
-                self.bytes
-                    .extend(narrow.iter().flat_map(|&v| i32::from(v).to_le_bytes()));
-            }
-            _ => {
-                let narrow = &child.as_primitive::<Int8Type>().values()[from..to];
-                self.bytes
-                    .extend(narrow.iter().flat_map(|&v| i32::from(v).to_le_bytes()));
-            }
+        if child.data_type() == &ArrowType::Float32 {
+            // An f32 buffer's bytes, on a little-endian machine (see
+            // `supports`), are its PLAIN encoding: kept, not copied.
+            let buffer = child.as_primitive::<Float32Type>().values().inner();
+            let buffer = buffer.slice_with_length(values.start * 4, values.len() * 4);
+            self.close_span();
+            self.arrow_bytes += buffer.len();
+            self.parts.push(Part::Arrow(buffer));
+        } else {
+            copy_values(list, values, &mut self.bytes);
         }
     }
 
@@ -234,12 +279,16 @@ impl VectorChunk {
     ) -> Result<Vec<u8>> {
         self.close_span();
         let length = self.memory_size() as i64;
+        let compression = match &self.compression {
+            Some(c) => Compression::ZSTD(ZstdLevel::try_new(c.level)?),
+            None => Compression::UNCOMPRESSED,
+        };
         let metadata = ColumnChunkMetaData::builder(self.descr.clone())
-            .set_compression(Compression::UNCOMPRESSED)
+            .set_compression(compression)
             .set_encodings(vec![Encoding::PLAIN, Encoding::RLE])
             .set_num_values(self.levels)
             .set_total_compressed_size(length)
-            .set_total_uncompressed_size(length)
+            .set_total_uncompressed_size(self.uncompressed_bytes as i64)
             .set_data_page_offset(0)
             .build()?;
         let close = ColumnCloseResult {
@@ -296,6 +345,26 @@ impl RleRuns {
     }
 }
 
+/// Appends PLAIN values `values` of the list's child array to `out`
+/// (UInt8 and Int8 items widened to INT32).
+fn copy_values(list: &ListArray, values: Range<usize>, out: &mut Vec<u8>) {
+    let child = list.values();
+    match child.data_type() {
+        ArrowType::Float32 => {
+            let floats = &child.as_primitive::<Float32Type>().values()[values];
+            out.extend(floats.iter().flat_map(|v| v.to_le_bytes()));
+        }
+        ArrowType::UInt8 => {
+            let narrow = &child.as_primitive::<UInt8Type>().values()[values];
+            out.extend(narrow.iter().flat_map(|&v| i32::from(v).to_le_bytes()));
+        }
+        _ => {
+            let narrow = &child.as_primitive::<Int8Type>().values()[values];
+            out.extend(narrow.iter().flat_map(|&v| i32::from(v).to_le_bytes()));
+        }
+    }
+}
+
 fn write_uleb128(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
@@ -311,9 +380,9 @@ fn write_i32_field(out: &mut Vec<u8>, value: i32) {
     write_uleb128(out, u64::from(((value << 1) ^ (value >> 31)) as u32));
 }
 
-/// `PageHeader` of an uncompressed version-1 data page of `body` bytes
-/// holding `levels` level entries, PLAIN values and RLE levels.
-fn write_data_page_header(out: &mut Vec<u8>, body: usize, levels: usize) {
+/// `PageHeader` of a version-1 data page of `body` bytes (`stored` once
+/// compressed) holding `levels` level entries, PLAIN values and RLE levels.
+fn write_data_page_header(out: &mut Vec<u8>, body: usize, stored: usize, levels: usize) {
     const DATA_PAGE: i32 = 0;
     const PLAIN: i32 = 0;
     const RLE: i32 = 3;
@@ -322,7 +391,7 @@ fn write_data_page_header(out: &mut Vec<u8>, body: usize, levels: usize) {
     const STOP: u8 = 0;
     write_i32_field(out, DATA_PAGE); // 1: type
     write_i32_field(out, body as i32); // 2: uncompressed_page_size
-    write_i32_field(out, body as i32); // 3: compressed_page_size
+    write_i32_field(out, stored as i32); // 3: compressed_page_size
     out.push(FIELD_5_STRUCT);
     write_i32_field(out, levels as i32); // 1: num_values
     write_i32_field(out, PLAIN); // 2: encoding
@@ -453,16 +522,23 @@ mod tests {
         )
     }
 
-    /// Writes `batch` in slices of `slice` rows and reads it back with
-    /// parquet-rs's own Arrow reader (not milvus-load's vector fast path).
+    /// Writes `batch` in slices of `slice` rows (zstd at `zstd_level`, if
+    /// any) and reads it back with parquet-rs's own Arrow reader (not
+    /// milvus-load's vector fast path).
     fn round_trip(
         fields: &[FieldSpec],
         batch: &RecordBatch,
         slice: usize,
+        zstd_level: Option<i32>,
     ) -> (RecordBatch, Vec<u8>) {
-        let mut writer =
-            ParquetWriter::new(Vec::new(), &header(fields.to_vec()), fields, batch.schema())
-                .unwrap();
+        let mut writer = ParquetWriter::new(
+            Vec::new(),
+            &header(fields.to_vec()),
+            fields,
+            batch.schema(),
+            zstd_level,
+        )
+        .unwrap();
         for start in (0..batch.num_rows()).step_by(slice) {
             writer
                 .write_batch(&batch.slice(start, slice.min(batch.num_rows() - start)))
@@ -496,14 +572,31 @@ mod tests {
             ],
         )
         .unwrap();
-        let (read, file) = round_trip(&fields, &batch, 700);
-        assert_eq!(read.columns(), batch.columns());
+        for zstd_level in [None, Some(3)] {
+            let (read, file) = round_trip(&fields, &batch, 700, zstd_level);
+            assert_eq!(read.columns(), batch.columns());
+            let expected = match zstd_level {
+                None => Compression::UNCOMPRESSED,
+                Some(level) => Compression::ZSTD(ZstdLevel::try_new(level).unwrap()),
+            };
+            assert_pages_start_rows(file, rows, dim, expected);
+        }
+    }
 
-        // 3 KiB rows in 1 MiB pages: several pages per batch, each starting a row.
+    /// 3 KiB rows in 1 MiB pages: several pages per batch, each starting a row.
+    fn assert_pages_start_rows(file: Vec<u8>, rows: usize, dim: usize, compression: Compression) {
         let reader = SerializedFileReader::new(bytes::Bytes::from(file)).unwrap();
         let metadata = reader.metadata();
         let column = metadata.row_group(0).column(1);
-        assert_eq!(column.compression(), Compression::UNCOMPRESSED);
+        // The file records the codec, not its level.
+        assert_eq!(
+            std::mem::discriminant(&column.compression()),
+            std::mem::discriminant(&compression)
+        );
+        if compression != Compression::UNCOMPRESSED {
+            // The values (i * 0.5 - 7.0) share their high bytes: they shrink.
+            assert!(column.compressed_size() < column.uncompressed_size());
+        }
         assert_eq!(column.num_values(), (rows * dim) as i64);
         let mut pages = reader
             .get_row_group(0)
@@ -555,10 +648,14 @@ mod tests {
             ],
         )
         .unwrap();
-        for slice in [1, 2, 5] {
-            let (read, _) = round_trip(&fields, &batch, slice);
+        for (slice, zstd_level) in [(1, None), (2, None), (5, None), (1, Some(1)), (5, Some(9))] {
+            let (read, _) = round_trip(&fields, &batch, slice, zstd_level);
             for (got, want) in read.columns().iter().zip(batch.columns()) {
-                assert_eq!(got.to_data(), want.to_data(), "slices of {slice}");
+                assert_eq!(
+                    got.to_data(),
+                    want.to_data(),
+                    "slices of {slice}, zstd {zstd_level:?}"
+                );
             }
         }
     }
@@ -574,7 +671,7 @@ mod tests {
         assert_eq!(runs.encode(1), &[0x02, 0x00, 0xFE, 0x0B, 0x01, 0x02, 0x00]);
 
         let mut header = Vec::new();
-        write_data_page_header(&mut header, 300, 64);
+        write_data_page_header(&mut header, 300, 300, 64);
         // type 0, sizes 300 (zigzag 600 = 0xD8 0x04), struct 5: 64 (zigzag 128), PLAIN, RLE, RLE.
         assert_eq!(
             header,
@@ -601,7 +698,7 @@ mod tests {
             Some(vec![true, false, true, true, true, true]),
         );
         assert!(VectorChunk::supports(&descr, &ArrowType::Float32));
-        let mut chunk = VectorChunk::new(descr, 16, Vec::new());
+        let mut chunk = VectorChunk::new(descr, 16, Vec::new(), None).unwrap();
         chunk.write(column.as_ref()).unwrap();
         chunk.close_span();
         assert!(chunk.parts.iter().any(|p| matches!(p, Part::Arrow(_))));
