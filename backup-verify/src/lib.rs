@@ -2,8 +2,9 @@
 //! restorable.
 //!
 //! - [`problem`]: what can be wrong, and the exit code each kind maps to.
-//! - [`location`]: where the backup is (a directory, a file, stdin, an
-//!   object-store prefix) and how its files are read.
+//! - Where the backup is and how its files are read (a directory, a file,
+//!   stdin, an object-store prefix or object): the `locations` crate, the
+//!   same layer milvus-load reads through.
 //! - [`part`]: one file decoded completely against the header's schema, with
 //!   primary keys checked for order and uniqueness.
 //! - [`verify`]: a backup set or a stream, checked end to end.
@@ -13,7 +14,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod live;
-pub mod location;
 pub mod metrics;
 pub mod part;
 pub mod problem;

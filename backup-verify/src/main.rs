@@ -6,12 +6,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
-use backup_verify::location::{self, Dir, Target};
 use backup_verify::problem::{Kind, Problem};
 use backup_verify::report::{CollectionSummary, Report};
 use backup_verify::verify::{self, Options, Verified, VERIFIED_FILE};
 use backup_verify::{live, metrics, sets};
 use clap::Parser;
+use locations::location::{self, Target};
+use locations::{Dir, Spool};
 use milvus_wire::cli::ConnectArgs;
 
 const EXIT_CODES: &str = "\
@@ -82,21 +83,21 @@ struct Args {
     #[arg(long, value_name = "FILE")]
     metrics: Option<PathBuf>,
 
-    /// Where downloaded and decompressed files are kept while checked (default: $TMPDIR).
+    /// Where Parquet that can be read only once (stdin, zstd-wrapped parts
+    /// of older sets) is spooled while checked (default: $TMPDIR). Parts in
+    /// object storage are read in place.
     #[arg(long, value_name = "DIR")]
     spool_dir: Option<PathBuf>,
 
-    /// Files fetched and hashed ahead of the one being decoded.
+    /// Parts hashed ahead of the one being decoded.
     #[arg(long, value_name = "N", default_value_t = 2)]
     read_ahead: usize,
 
-    /// S3 endpoint (MinIO, SeaweedFS, ...); default: AWS_ENDPOINT_URL.
-    #[arg(long, value_name = "URL")]
-    endpoint_url: Option<String>,
-
-    /// S3 region; default: AWS_REGION.
-    #[arg(long)]
-    region: Option<String>,
+    #[command(
+        flatten,
+        next_help_heading = "Object storage (s3://, gs://, az:// locations)"
+    )]
+    store: s3_pipes::cli::ConnectionArgs,
 
     /// No text report on stderr.
     #[arg(short, long)]
@@ -123,11 +124,7 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<u8> {
     let started = Instant::now();
-    let config = s3_pipes::StoreConfig {
-        endpoint_url: args.endpoint_url.clone(),
-        region: args.region.clone(),
-        ..Default::default()
-    };
+    let config = args.store.store_config();
     let mut report = Report {
         location: args.location.clone(),
         kind: "set",
@@ -183,7 +180,9 @@ async fn run(args: Args) -> Result<u8> {
                 } else {
                     0
                 },
-                spool_dir: args.spool_dir.clone().unwrap_or_else(std::env::temp_dir),
+                spool: Spool {
+                    dir: args.spool_dir.clone(),
+                },
                 read_ahead: args.read_ahead,
             };
             let verified = match &target {
@@ -191,7 +190,7 @@ async fn run(args: Args) -> Result<u8> {
                     let options = options.clone();
                     tokio::task::spawn_blocking(move || verify::verify_stdin(&options)).await?
                 }
-                Target::Stream(stream) => verify::verify_stream(stream, &options).await,
+                Target::Stream(blob) => verify::verify_stream(blob, &options).await,
                 Target::Dir(dir) => {
                     set_dir = Some(dir.clone());
                     verify::verify_set(dir, &options).await

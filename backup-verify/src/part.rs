@@ -4,19 +4,13 @@
 //! writes them ascending, which makes uniqueness provable in constant
 //! memory), and a random sample of rows kept for `--against`.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader};
-use std::path::Path;
-
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Int64Type;
 use arrow::record_batch::RecordBatch;
+use locations::{Blob, Decoder, Spool};
 use rand::Rng as _;
 use record_stream::header::{FieldSpec, Header};
-use record_stream::jsonl_read::JsonlReader;
 use record_stream::layout::stream_fields;
-use record_stream::parquet_read::ParquetInput;
-use record_stream::{PARQUET_MAGIC, ZSTD_MAGIC};
 
 use crate::problem::{Kind, Problem};
 
@@ -168,68 +162,29 @@ pub struct Decoded {
     pub rows: u64,
 }
 
-/// An I/O error while reading `source` (at `path`, when it is a file) as an
-/// Unreachable problem.
-fn unreadable<'a>(
-    source: &'a str,
-    path: Option<&'a Path>,
-) -> impl Fn(io::Error) -> Problem + Copy + 'a {
-    move |e| {
-        let message = match path {
-            Some(path) => format!("cannot read {}: {e}", path.display()),
-            None => format!("cannot read: {e}"),
-        };
-        Problem::new(Kind::Unreachable, source, message)
-    }
-}
-
-/// Decodes the file at `path` completely (zstd detected by magic; Parquet
-/// inside zstd is spooled to `spool_dir` first).
-pub fn decode_file(
-    path: &Path,
+/// Decodes the file or object `blob` completely (its format recognised by
+/// content: Parquet read in place, zstd-wrapped Parquet spooled to `spool`).
+pub fn decode_blob(
+    blob: &Blob,
     expect: &Expect,
     keys: &mut KeyOrder,
     sample: &mut Sample,
-    spool_dir: &Path,
+    spool: &Spool,
 ) -> Result<Decoded, Problem> {
-    let unreadable = unreadable(expect.source, Some(path));
-    let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(unreadable)?);
-    if peek(&mut reader).map_err(unreadable)? == PARQUET_MAGIC {
-        return decode_parquet(path, expect, keys, sample);
-    }
-    decode_reader(Box::new(reader), expect, keys, sample, spool_dir)
+    let decoder = Decoder::open_blob(blob, expect.source, spool)?;
+    decode(decoder, expect, keys, sample)
 }
 
-/// Decodes a stream read once (stdin, or a file that is not plain
-/// Parquet): zstd is detected by magic, Parquet spooled to `spool_dir`.
+/// Decodes a stream read once (stdin): Parquet is spooled to `spool`.
 pub fn decode_reader(
-    mut reader: Box<dyn BufRead + Send>,
+    reader: Box<dyn std::io::Read + Send>,
     expect: &Expect,
     keys: &mut KeyOrder,
     sample: &mut Sample,
-    spool_dir: &Path,
+    spool: &Spool,
 ) -> Result<Decoded, Problem> {
-    let unreadable = unreadable(expect.source, None);
-    if peek(&mut reader).map_err(unreadable)? == ZSTD_MAGIC {
-        reader = Box::new(BufReader::with_capacity(
-            1 << 20,
-            zstd::Decoder::with_buffer(reader).map_err(unreadable)?,
-        ));
-    }
-    if peek(&mut reader).map_err(|e| corrupt(expect, format!("zstd: {e}")))? == PARQUET_MAGIC {
-        // Parquet needs its footer first.
-        let mut spooled = tempfile::Builder::new()
-            .prefix(".backup-verify-")
-            .tempfile_in(spool_dir)
-            .map_err(unreadable)?;
-        io::copy(&mut reader, spooled.as_file_mut()).map_err(unreadable)?;
-        return decode_parquet(spooled.path(), expect, keys, sample);
-    }
-    decode_jsonl(reader, expect, keys, sample)
-}
-
-fn peek(reader: &mut dyn BufRead) -> io::Result<Vec<u8>> {
-    Ok(reader.fill_buf()?.iter().take(4).copied().collect())
+    let decoder = Decoder::open_reader(reader, expect.source, spool)?;
+    decode(decoder, expect, keys, sample)
 }
 
 fn corrupt(expect: &Expect, message: impl Into<String>) -> Problem {
@@ -267,88 +222,34 @@ fn effective_header<'a>(
     }
 }
 
-fn decode_jsonl<R: BufRead>(
-    reader: R,
+/// Every row of an opened file, through the readers milvus-load uses: the
+/// schema checks they make as they decode, then key order, the recorded key
+/// range and row count, and the trailer or footer.
+fn decode(
+    decoder: Decoder,
     expect: &Expect,
     keys: &mut KeyOrder,
     sample: &mut Sample,
 ) -> Result<Decoded, Problem> {
-    let classify = |e: record_stream::Error| stream_problem(expect.source, e);
-    let (own, start) = JsonlReader::open(reader, expect.source).map_err(classify)?;
+    let own = decoder.header().cloned();
     let header = effective_header(expect, own.as_ref())?.clone();
-    let fields = stream_fields(&header.collection, &header.scope);
-    let pk = pk_column(&fields, expect)?;
-    let mut rows = start.with_fields(&fields, &[]).map_err(classify)?;
-    let mut count = 0u64;
-    while let Some(batch) = rows.next_batch(BATCH_ROWS).map_err(classify)? {
-        // Lengths, capacities and dims are checked by the decoder as it reads.
-        check_batch(&batch, pk, count, expect, keys, sample)?;
-        count += batch.num_rows() as u64;
-    }
-    rows.require_trailer().map_err(classify)?;
-    finish(own, count, expect)
-}
-
-/// A JSONL reading error as a problem: a stream cut short (no trailer, or a
-/// last line that ends mid-row) is incomplete; anything else is corrupt.
-pub fn stream_problem(source: &str, error: record_stream::Error) -> Problem {
-    let message = match &error {
-        // The place names the input already.
-        record_stream::Error::Line { line, reason, .. } => format!("line {line}: {reason}"),
-        other => other.to_string(),
-    };
-    let cut = ["truncated", "no header", "EOF while parsing"]
-        .iter()
-        .any(|s| message.contains(s));
-    let kind = if cut { Kind::Incomplete } else { Kind::Corrupt };
-    Problem::new(kind, source, message)
-}
-
-fn decode_parquet(
-    path: &Path,
-    expect: &Expect,
-    keys: &mut KeyOrder,
-    sample: &mut Sample,
-) -> Result<Decoded, Problem> {
-    let input = ParquetInput::open(path, expect.source).map_err(|e| {
-        // A file cut short has lost its footer (and its closing magic).
-        let cut = std::fs::read(path)
-            .map(|b| !b.ends_with(PARQUET_MAGIC))
-            .unwrap_or(false);
-        let kind = if cut { Kind::Incomplete } else { Kind::Corrupt };
-        Problem::new(kind, expect.source, e.to_string())
-    })?;
-    let own = input.header().cloned();
-    let header = effective_header(expect, own.as_ref())?.clone();
-    let fields = stream_fields(&header.collection, &header.scope);
-    let pk = pk_column(&fields, expect)?;
-    let owned: Vec<FieldSpec> = fields.iter().map(|f| (*f).clone()).collect();
-    let footer_rows = input.rows();
-    let batches = input
-        .read(&owned, BATCH_ROWS)
-        .map_err(|e| corrupt(expect, e.to_string()))?;
-    let mut count = 0u64;
-    for batch in batches {
-        let batch = batch.map_err(|e| corrupt(expect, e.to_string()))?;
-        record_stream::conform::check_batch(&fields, &batch)
-            .map_err(|reason| corrupt(expect, format!("row {}: {reason}", count)))?;
-        check_batch(&batch, pk, count, expect, keys, sample)?;
-        count += batch.num_rows() as u64;
-    }
-    if count != footer_rows {
-        return Err(corrupt(
-            expect,
-            format!("the footer says {footer_rows} rows, {count} were read"),
-        ));
-    }
-    finish(own, count, expect)
-}
-
-fn pk_column(fields: &[&FieldSpec], expect: &Expect) -> Result<usize, Problem> {
-    fields
+    let fields: Vec<FieldSpec> = stream_fields(&header.collection, &header.scope)
+        .into_iter()
+        .cloned()
+        .collect();
+    let pk = fields
         .iter()
         .position(|f| f.is_primary_key)
-        .ok_or_else(|| corrupt(expect, "the header has no primary key field"))
+        .ok_or_else(|| corrupt(expect, "the header has no primary key field"))?;
+    let mut batches = decoder.batches(&fields, &[], BATCH_ROWS)?;
+    let mut count = 0u64;
+    for batch in batches.by_ref() {
+        let batch = batch?;
+        check_batch(&batch, pk, count, expect, keys, sample)?;
+        count += batch.num_rows() as u64;
+    }
+    let rows = batches.finish()?;
+    finish(own, rows, expect)
 }
 
 /// Per batch: key order, the manifest's key range, the sample.

@@ -77,6 +77,19 @@ impl Problem {
     }
 }
 
+impl From<locations::Error> for Problem {
+    /// A failure to read the backup, by its kind (a set asked for a
+    /// collection it lacks counts as incomplete).
+    fn from(e: locations::Error) -> Self {
+        let kind = match e.kind {
+            locations::Kind::Corrupt => Kind::Corrupt,
+            locations::Kind::Incomplete | locations::Kind::Usage => Kind::Incomplete,
+            locations::Kind::Unreachable => Kind::Unreachable,
+        };
+        Problem::new(kind, e.what, e.message)
+    }
+}
+
 /// The exit code for a verification that found `problems`: 0 when none;
 /// otherwise the most severe kind's code (14 only when the storage or server
 /// was all that failed).

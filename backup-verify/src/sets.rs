@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone as _, Utc};
 use record_stream::manifest::{Manifest, MANIFEST_FILE};
 use serde::Serialize;
 
-use crate::location::Dir;
 use crate::verify::VERIFIED_FILE;
+use locations::Dir;
 
 /// One set under the root.
 #[derive(Clone, Debug, Serialize)]

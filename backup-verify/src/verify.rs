@@ -2,15 +2,13 @@
 //! reported; nothing stops at the first.
 
 use std::collections::HashSet;
-use std::io::BufReader;
-use std::path::{Path, PathBuf};
 
 use futures::StreamExt as _;
-use record_stream::header::{Header, FORMAT_VERSION};
-use record_stream::manifest::{Manifest, Part, MANIFEST_FILE};
+use locations::{set, Blob, Dir, Spool};
+use record_stream::header::Header;
+use record_stream::manifest::{Manifest, MANIFEST_FILE};
 
-use crate::location::{Dir, Fetched, Stream};
-use crate::part::{decode_file, decode_reader, Expect, KeyOrder, Sample};
+use crate::part::{decode_blob, decode_reader, Expect, KeyOrder, Sample};
 use crate::problem::{Kind, Problem};
 
 /// The marker `--mark-verified` writes into a set after a clean pass.
@@ -26,9 +24,9 @@ pub struct Options {
     pub pick: Option<String>,
     /// Rows to sample for `--against` (0: none).
     pub sample: usize,
-    /// Where downloads and decompressed Parquet go.
-    pub spool_dir: PathBuf,
-    /// Files fetched and hashed ahead of the one being decoded.
+    /// Where Parquet read once (stdin, zstd-wrapped) is spooled.
+    pub spool: Spool,
+    /// Files hashed ahead of the one being decoded.
     pub read_ahead: usize,
 }
 
@@ -108,51 +106,10 @@ fn is_expected_extra(name: &str, listed: &HashSet<&str>) -> bool {
 
 /// Verifies the backup set in `dir`.
 pub async fn verify_set(dir: &Dir, options: &Options) -> Verified {
-    let manifest_text = match dir.read(MANIFEST_FILE).await {
-        Ok(Some(text)) => text,
-        Ok(None) => {
-            return Verified::failed(
-                "set",
-                Problem::new(
-                    Kind::Incomplete,
-                    dir.url(MANIFEST_FILE),
-                    "no manifest: not a backup set, or one that did not finish (milvus-dump writes the manifest last)",
-                ),
-            )
-        }
-        Err(e) => {
-            return Verified::failed(
-                "set",
-                Problem::new(Kind::Unreachable, dir.url(""), format!("{e:#}")),
-            )
-        }
+    let manifest: Manifest = match set::read_manifest(dir).await {
+        Ok(manifest) => manifest,
+        Err(e) => return Verified::failed("set", e.into()),
     };
-    let manifest: Manifest = match serde_json::from_slice(&manifest_text) {
-        Ok(m) => m,
-        Err(e) => {
-            return Verified::failed(
-                "set",
-                Problem::new(
-                    Kind::Corrupt,
-                    MANIFEST_FILE,
-                    format!("not a valid manifest: {e}"),
-                ),
-            )
-        }
-    };
-    if manifest.format_version > FORMAT_VERSION {
-        return Verified::failed(
-            "set",
-            Problem::new(
-                Kind::Corrupt,
-                MANIFEST_FILE,
-                format!(
-                    "format version {} is newer than this backup-verify understands ({FORMAT_VERSION}): upgrade it",
-                    manifest.format_version
-                ),
-            ),
-        );
-    }
     let mut problems = Vec::new();
     let files = match dir.files().await {
         Ok(files) => files,
@@ -219,13 +176,17 @@ pub async fn verify_set(dir: &Dir, options: &Options) -> Verified {
             ));
         }
         let mut keys = KeyOrder::default();
-        let fetches = futures::stream::iter(entry.parts.iter())
-            .map(|part| async move { (part, dir.fetch(&part.path, &options.spool_dir).await) })
+        let digests = futures::stream::iter(entry.parts.iter())
+            .map(|part| async move {
+                let blob = dir.blob(&part.path);
+                let digest = blob.digest().await;
+                (part, blob, digest)
+            })
             .buffered(options.read_ahead.max(1));
-        futures::pin_mut!(fetches);
-        while let Some((part, fetched)) = fetches.next().await {
-            let fetched = match fetched {
-                Ok(Some(f)) => f,
+        futures::pin_mut!(digests);
+        while let Some((part, blob, digest)) = digests.next().await {
+            let digest = match digest {
+                Ok(Some(digest)) => digest,
                 Ok(None) => {
                     problems.push(Problem::new(
                         Kind::Incomplete,
@@ -236,18 +197,14 @@ pub async fn verify_set(dir: &Dir, options: &Options) -> Verified {
                     continue;
                 }
                 Err(e) => {
-                    problems.push(Problem::new(
-                        Kind::Unreachable,
-                        part.path.clone(),
-                        format!("{e:#}"),
-                    ));
+                    problems.push(e.into());
                     keys.skip_to(&part.last_pk);
                     continue;
                 }
             };
-            result.bytes += fetched.bytes;
-            if let Some(problem) = checksum_problem(part, &fetched) {
-                problems.push(problem);
+            result.bytes += digest.bytes;
+            if let Err(e) = set::check_part(part, &digest) {
+                problems.push(e.into());
                 keys.skip_to(&part.last_pk);
                 continue;
             }
@@ -257,7 +214,7 @@ pub async fn verify_set(dir: &Dir, options: &Options) -> Verified {
             }
             let header = entry.header.clone();
             let part = part.clone();
-            let spool = options.spool_dir.clone();
+            let spool = options.spool.clone();
             let mut sample = std::mem::replace(&mut result.sample, Sample::new(0));
             let joined = decoder
                 .run(move || {
@@ -268,8 +225,7 @@ pub async fn verify_set(dir: &Dir, options: &Options) -> Verified {
                         first_pk: Some(&part.first_pk),
                         last_pk: Some(&part.last_pk),
                     };
-                    let decoded =
-                        decode_file(fetched.copy.path(), &expect, &mut keys, &mut sample, &spool);
+                    let decoded = decode_blob(&blob, &expect, &mut keys, &mut sample, &spool);
                     if decoded.is_err() {
                         keys.skip_to(&part.last_pk);
                     }
@@ -312,50 +268,22 @@ fn pick(manifest: &Manifest, name: Option<&str>) -> Option<usize> {
     }
 }
 
-fn checksum_problem(part: &Part, fetched: &Fetched) -> Option<Problem> {
-    if fetched.bytes == part.bytes && fetched.sha256.eq_ignore_ascii_case(&part.sha256) {
-        return None;
-    }
-    Some(Problem::new(
-        Kind::Corrupt,
-        part.path.clone(),
-        format!(
-            "{} bytes with sha256 {}, but the manifest records {} bytes with sha256 {}",
-            fetched.bytes, fetched.sha256, part.bytes, part.sha256
-        ),
-    ))
-}
-
-/// Verifies one stream file (local or an object): decoded completely, its
+/// Verifies one stream (a file or an object): decoded completely, its
 /// trailer (JSONL) or footer (Parquet) checked. `--checksums-only` checks
-/// the trailer's count and checksum without decoding rows.
-pub async fn verify_stream(stream: &Stream, options: &Options) -> Verified {
-    let source = stream.display();
-    let (path, fetched) = match stream {
-        Stream::Local(path) if path.exists() => (path.clone(), None),
-        Stream::Local(_) => {
+/// the trailer's count and checksum (or the footer) without decoding rows.
+pub async fn verify_stream(blob: &Blob, options: &Options) -> Verified {
+    let source = blob.name();
+    let bytes = match blob.digest().await {
+        Ok(Some(digest)) => digest.bytes,
+        Ok(None) => {
             return Verified::failed(
                 "stream",
-                Problem::new(Kind::Incomplete, source, "no such file"),
+                Problem::new(Kind::Incomplete, source, "no such file or object"),
             )
         }
-        Stream::Remote(_) => match stream.fetch(&options.spool_dir).await {
-            Ok(Some(f)) => (f.copy.path().to_path_buf(), Some(f)),
-            Ok(None) => {
-                return Verified::failed(
-                    "stream",
-                    Problem::new(Kind::Incomplete, source, "no such object"),
-                )
-            }
-            Err(e) => {
-                return Verified::failed(
-                    "stream",
-                    Problem::new(Kind::Unreachable, source, format!("{e:#}")),
-                )
-            }
-        },
+        Err(e) => return Verified::failed("stream", e.into()),
     };
-    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let blob = blob.clone();
     let options = options.clone();
     let joined = tokio::task::spawn_blocking(move || {
         let mut keys = KeyOrder::default();
@@ -368,11 +296,12 @@ pub async fn verify_stream(stream: &Stream, options: &Options) -> Verified {
             last_pk: None,
         };
         let decoded = if options.checksums_only {
-            check_trailer_only(&path, &expect)
+            locations::content::prove_complete(&blob, &source, &options.spool)
+                .map(|(header, rows)| crate::part::Decoded { header, rows })
+                .map_err(Problem::from)
         } else {
-            decode_file(&path, &expect, &mut keys, &mut sample, &options.spool_dir)
+            decode_blob(&blob, &expect, &mut keys, &mut sample, &options.spool)
         };
-        drop(fetched);
         one_stream(decoded, bytes, sample)
     })
     .await;
@@ -381,35 +310,6 @@ pub async fn verify_stream(stream: &Stream, options: &Options) -> Verified {
             "stream",
             Problem::new(Kind::Corrupt, "stream", format!("decoder failed: {e}")),
         )
-    })
-}
-
-/// The trailer (JSONL: count and sha256 of the content) or the footer
-/// (Parquet), without decoding rows.
-fn check_trailer_only(path: &Path, expect: &Expect) -> Result<crate::part::Decoded, Problem> {
-    let read = |e: std::io::Error| Problem::new(Kind::Unreachable, expect.source, e.to_string());
-    let mut head = [0u8; 4];
-    let n = std::io::Read::read(&mut std::fs::File::open(path).map_err(read)?, &mut head)
-        .map_err(read)?;
-    if &head[..n] == record_stream::PARQUET_MAGIC {
-        let input = record_stream::parquet_read::ParquetInput::open(path, expect.source)
-            .map_err(|e| Problem::new(Kind::Incomplete, expect.source, e.to_string()))?;
-        return Ok(crate::part::Decoded {
-            rows: input.rows(),
-            header: input.header().cloned(),
-        });
-    }
-    let file = std::fs::File::open(path).map_err(read)?;
-    let reader: Box<dyn std::io::BufRead> = if head == record_stream::ZSTD_MAGIC {
-        Box::new(BufReader::new(zstd::Decoder::new(file).map_err(read)?))
-    } else {
-        Box::new(BufReader::with_capacity(1 << 20, file))
-    };
-    let verified = record_stream::jsonl_read::verify_stream(reader, expect.source)
-        .map_err(|e| crate::part::stream_problem(expect.source, e))?;
-    Ok(crate::part::Decoded {
-        rows: verified.rows,
-        header: Some(verified.header),
     })
 }
 
@@ -447,8 +347,13 @@ pub fn verify_stdin(options: &Options) -> Verified {
     };
     let counted = CountingReader::default();
     let bytes = counted.bytes.clone();
-    let reader = Box::new(BufReader::with_capacity(1 << 20, counted));
-    let decoded = decode_reader(reader, &expect, &mut keys, &mut sample, &options.spool_dir);
+    let decoded = decode_reader(
+        Box::new(counted),
+        &expect,
+        &mut keys,
+        &mut sample,
+        &options.spool,
+    );
     one_stream(
         decoded,
         bytes.load(std::sync::atomic::Ordering::Relaxed),

@@ -33,10 +33,11 @@ pub enum Destination {
     Stdout,
     /// One stream in a file (written under a temporary name, renamed when complete).
     File(PathBuf),
-    /// A backup set: a directory of parts plus `manifest.json`, written last.
+    /// A backup set: a directory or object-store prefix of parts plus
+    /// `manifest.json`, written last.
     Set {
-        /// The set's directory.
-        dir: PathBuf,
+        /// The set's directory or prefix.
+        dir: locations::Dir,
         /// Part size limits.
         limits: PartLimits,
     },
@@ -574,12 +575,12 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
         }
         Destination::Set { dir, limits } => {
             let extension = options.format.extension(options.zstd.is_some());
-            let state = open_set(dir, extension, options)?;
+            let state = open_set(dir, extension, options).await?;
             let mut entries = Vec::new();
             for name in &options.collections {
                 let mut prepared = prepare(client, name, options).await?;
                 let progress = if options.resume {
-                    resume::scan_collection(dir, &prepared.header.collection, extension)?
+                    resume::scan_collection(dir, &prepared.header.collection, extension).await?
                 } else {
                     Default::default()
                 };
@@ -607,7 +608,7 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
                         progress.parts.len()
                     );
                 } else {
-                    resume::write_header(dir, &prepared.header)?;
+                    resume::write_header(dir, &prepared.header).await?;
                 }
                 let mut series = PartSeries::new(
                     dir,
@@ -617,7 +618,7 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
                     prepared.header.clone(),
                     prepared.fields.clone(),
                     prepared.schema.clone(),
-                )?;
+                );
                 series.resume_after(progress.parts);
                 let progress = Progress::start(
                     "milvus-dump",
@@ -639,8 +640,10 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
                 drop(progress);
                 release_if_loaded(client, &prepared).await;
                 let (series, summary) = result?;
-                let entry = series.finish()?;
-                resume::write_complete(dir, &entry)?;
+                let entry = tokio::task::spawn_blocking(move || series.finish())
+                    .await
+                    .context("the part writer panicked")??;
+                resume::write_complete(dir, &entry).await?;
                 bytes += entry.bytes;
                 entries.push(entry);
                 summaries.push(summary);
@@ -656,11 +659,17 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
                 format: options.format.extension(options.zstd.is_some()).into(),
                 collections: entries,
             };
-            sink::write_atomically(
-                &dir.join(MANIFEST_FILE),
-                &serde_json::to_vec_pretty(&manifest)?,
-            )?;
-            resume::clean_up(dir, &manifest.collections);
+            // Last, and only where none is: a set is never overwritten.
+            if !dir
+                .create(MANIFEST_FILE, serde_json::to_vec_pretty(&manifest)?)
+                .await?
+            {
+                bail!(
+                    "{}: another run completed this set first; this run's parts were not recorded in it",
+                    dir.url(MANIFEST_FILE)
+                );
+            }
+            resume::clean_up(dir, &manifest.collections).await;
         }
     }
     let rows = summaries.iter().map(|s| s.rows).sum();
@@ -680,61 +689,51 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
         output: match &options.destination {
             Destination::Stdout => "-".into(),
             Destination::File(p) => p.display().to_string(),
-            Destination::Set { dir, .. } => dir.display().to_string(),
+            Destination::Set { dir, .. } => dir.url(""),
         },
     })
 }
 
-/// Checks the set directory and records (or, with --resume, reads back) the
-/// set's progress file.
-fn open_set(
-    dir: &std::path::Path,
+/// Checks the set's location and records (or, with --resume, reads back)
+/// the set's progress file.
+async fn open_set(
+    dir: &locations::Dir,
     extension: &str,
     options: &DumpOptions,
 ) -> anyhow::Result<resume::InProgress> {
-    if dir.join(MANIFEST_FILE).exists() {
-        bail!(
-            "{} already holds a complete backup set (manifest.json); choose a new directory",
-            dir.display()
-        );
+    let at = dir.url("");
+    if dir.read(MANIFEST_FILE).await?.is_some() {
+        bail!("{at} already holds a complete backup set (manifest.json); choose a new location");
     }
-    match resume::read_in_progress(dir)? {
+    match resume::read_in_progress(dir).await? {
         Some(state) if options.resume => {
             if state.format != extension {
                 bail!(
-                    "{} was started as {} parts; resume it with the same --format/--zstd",
-                    dir.display(),
+                    "{at} was started as {} parts; resume it with the same --format/--zstd",
                     state.format
                 );
             }
             if state.collections != options.collections {
                 bail!(
-                    "{} was started for collections {:?}; resume it with the same ones",
-                    dir.display(),
+                    "{at} was started for collections {:?}; resume it with the same ones",
                     state.collections
                 );
             }
             Ok(state)
         }
         Some(_) => bail!(
-            "{} holds an interrupted backup set: add --resume to continue it, or choose a new directory",
-            dir.display()
+            "{at} holds an interrupted backup set: add --resume to continue it, or choose a new location"
         ),
         None => {
-            let is_empty = match std::fs::read_dir(dir) {
-                Ok(mut entries) => entries.next().is_none(),
-                Err(_) => true,
-            };
-            if !is_empty {
-                bail!("{} is not empty and holds no backup set to resume", dir.display());
+            if !dir.files().await?.is_empty() {
+                bail!("{at} is not empty and holds no backup set to resume");
             }
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             let state = resume::InProgress {
                 created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 format: extension.to_string(),
                 collections: options.collections.clone(),
             };
-            resume::write_in_progress(dir, &state)?;
+            resume::write_in_progress(dir, &state).await?;
             Ok(state)
         }
     }

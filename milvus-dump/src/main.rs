@@ -28,6 +28,12 @@ struct Args {
     #[command(flatten)]
     connect: ConnectArgs,
 
+    #[command(
+        flatten,
+        next_help_heading = "Object storage (s3://, gs://, az:// --out-dir)"
+    )]
+    store: s3_pipes::cli::ConnectionArgs,
+
     /// Collection to dump (repeat for several; several need --out-dir).
     #[arg(short = 'c', long = "collection", value_name = "NAME")]
     collections: Vec<String>,
@@ -52,9 +58,12 @@ struct Args {
     #[arg(short = 'o', long, value_name = "FILE", conflicts_with = "out_dir")]
     output: Option<PathBuf>,
 
-    /// Write a backup set: DIR/<collection>/part-NNNNN.<ext> and DIR/manifest.json (last).
+    /// Write a backup set: DIR/<collection>/part-NNNNN.<ext> and
+    /// DIR/manifest.json (last, never over an existing one). DIR is a local
+    /// directory or an object-store prefix (s3://bucket/prefix/, gs://, az://,
+    /// file://): parts stream straight into it, nothing is staged on disk.
     #[arg(long, value_name = "DIR")]
-    out_dir: Option<PathBuf>,
+    out_dir: Option<String>,
 
     /// Rows per part in a backup set.
     #[arg(long, value_name = "N", requires = "out_dir")]
@@ -194,7 +203,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
 
     let destination = match (&args.out_dir, &args.output) {
         (Some(dir), _) => Destination::Set {
-            dir: dir.clone(),
+            dir: locations::location::set_dir(dir, &args.store.store_config())?,
             limits: PartLimits {
                 rows: args.part_rows,
                 bytes: args.part_bytes.or(if args.part_rows.is_none() {

@@ -1,25 +1,23 @@
-//! Resuming an interrupted backup set.
+//! Resuming an interrupted backup set, wherever it is (a directory or an
+//! object-store prefix).
 //!
-//! While a set is written, it carries its own progress: `.in-progress.json`
-//! (start time, format, collections) at the root; per collection
-//! `header.json` (the schema it started with), a `part-NNNNN.<ext>.json`
-//! beside every completed part (its manifest entry), and `complete.json` once
-//! the collection is done. `--resume` trusts only parts whose file matches its
-//! record (size and sha256), removes everything after the first that does not,
-//! and continues from the last complete part's last primary key. The manifest
-//! is written last and the progress files are then removed.
-
-use std::fs;
-use std::path::{Path, PathBuf};
+//! While a set is written, it carries its own progress beside its parts:
+//! `.in-progress.json` (start time, format, collections) at the root; per
+//! collection `header.json` (the schema it started with), a
+//! `part-NNNNN.<ext>.json` beside every completed part (its manifest entry),
+//! and `complete.json` once the collection is done. `--resume` trusts only
+//! parts whose file matches its record (size and sha256), removes everything
+//! after the first that does not, and continues from the last complete
+//! part's last primary key. The manifest is written last and the progress
+//! files are then removed.
 
 use anyhow::{bail, Context as _};
-use record_stream::hashing::HashingWriter;
+use locations::Dir;
 use record_stream::header::{CollectionSpec, Header};
 use record_stream::manifest::{CollectionEntry, Part};
 use serde::{Deserialize, Serialize};
 
 use crate::pk::Pk;
-use crate::sink::write_atomically;
 
 /// Set-level progress file.
 pub const IN_PROGRESS_FILE: &str = ".in-progress.json";
@@ -62,86 +60,70 @@ impl CollectionProgress {
     }
 }
 
-/// The record file of a part.
-pub fn part_record_path(part_path: &Path) -> PathBuf {
-    let mut name = part_path.as_os_str().to_owned();
-    name.push(".json");
-    PathBuf::from(name)
+/// The record file of the part at `part_path` (relative to the set).
+pub fn part_record_path(part_path: &str) -> String {
+    format!("{part_path}.json")
+}
+
+/// Reads a small JSON file of the set, if it exists.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    dir: &Dir,
+    rel: &str,
+) -> anyhow::Result<Option<T>> {
+    let bytes: Option<Vec<u8>> = dir.read(rel).await?;
+    match bytes {
+        None => Ok(None),
+        Some(bytes) => {
+            Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+                format!("{} is not valid", dir.url(rel))
+            })?))
+        }
+    }
 }
 
 /// Reads `.in-progress.json`, if any.
-pub fn read_in_progress(dir: &Path) -> anyhow::Result<Option<InProgress>> {
-    let path = dir.join(IN_PROGRESS_FILE);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Some(serde_json::from_slice(&text).with_context(|| {
-        format!("{} is not valid", path.display())
-    })?))
+pub async fn read_in_progress(dir: &Dir) -> anyhow::Result<Option<InProgress>> {
+    read_json(dir, IN_PROGRESS_FILE).await
 }
 
 /// Writes `.in-progress.json`.
-pub fn write_in_progress(dir: &Path, state: &InProgress) -> anyhow::Result<()> {
-    Ok(write_atomically(
-        &dir.join(IN_PROGRESS_FILE),
-        &serde_json::to_vec_pretty(state)?,
-    )?)
-}
-
-fn sha256_of(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut hashing = HashingWriter::new(std::io::sink());
-    std::io::copy(&mut fs::File::open(path)?, &mut hashing)?;
-    let (_, bytes, sha) = hashing.finish();
-    Ok((bytes, sha))
+pub async fn write_in_progress(dir: &Dir, state: &InProgress) -> anyhow::Result<()> {
+    Ok(dir
+        .write(IN_PROGRESS_FILE, serde_json::to_vec_pretty(state)?)
+        .await?)
 }
 
 /// Finds how far a collection got; removes parts that cannot be trusted.
 /// Refuses when the collection's schema changed since the set was started.
-pub fn scan_collection(
-    dir: &Path,
+pub async fn scan_collection(
+    dir: &Dir,
     current: &CollectionSpec,
     extension: &str,
 ) -> anyhow::Result<CollectionProgress> {
-    let collection_dir = dir.join(&current.name);
+    let name = &current.name;
     let mut progress = CollectionProgress::default();
-    if !collection_dir.exists() {
-        return Ok(progress);
-    }
-    let header_path = collection_dir.join(HEADER_FILE);
-    if header_path.exists() {
-        let header: Header = serde_json::from_slice(&fs::read(&header_path)?)
-            .with_context(|| format!("{} is not valid", header_path.display()))?;
+    let header_rel = format!("{name}/{HEADER_FILE}");
+    if let Some(header) = read_json::<Header>(dir, &header_rel).await? {
         if header.collection.fields != current.fields {
             bail!(
-                "collection {:?} changed its schema since this set was started ({}): start a new set",
-                current.name,
-                header_path.display()
+                "collection {name:?} changed its schema since this set was started ({}): start a new set",
+                dir.url(&header_rel)
             );
         }
         progress.header = Some(header);
     }
-    let complete_path = collection_dir.join(COMPLETE_FILE);
-    if complete_path.exists() {
-        progress.complete = Some(
-            serde_json::from_slice(&fs::read(&complete_path)?)
-                .with_context(|| format!("{} is not valid", complete_path.display()))?,
-        );
+    if let Some(complete) = read_json(dir, &format!("{name}/{COMPLETE_FILE}")).await? {
+        progress.complete = Some(complete);
         return Ok(progress);
     }
     for index in 0.. {
-        let relative = format!("{}/part-{index:05}.{extension}", current.name);
-        let path = dir.join(&relative);
-        let record_path = part_record_path(&path);
-        let Ok(record) = fs::read(&record_path) else {
+        let relative = format!("{name}/part-{index:05}.{extension}");
+        let Ok(Some(part)) = read_json::<Part>(dir, &part_record_path(&relative)).await else {
             break;
         };
-        let Ok(part) = serde_json::from_slice::<Part>(&record) else {
-            break;
-        };
-        match sha256_of(&path) {
-            Ok((bytes, sha))
-                if bytes == part.bytes && sha == part.sha256 && part.path == relative =>
+        match dir.blob(&relative).digest().await? {
+            Some(found)
+                if locations::set::check_part(&part, &found).is_ok() && part.path == relative =>
             {
                 progress.parts.push(part)
             }
@@ -153,49 +135,44 @@ pub fn scan_collection(
     let trusted: Vec<String> = progress
         .parts
         .iter()
-        .flat_map(|p| {
-            let name = p.path.rsplit('/').next().unwrap_or(&p.path).to_string();
-            [format!("{name}.json"), name]
-        })
+        .flat_map(|p| [part_record_path(&p.path), p.path.clone()])
         .collect();
-    for entry in fs::read_dir(&collection_dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+    let collection_dir = dir.child(name);
+    for (file, _) in collection_dir.files().await? {
         let is_part_file =
-            name.starts_with("part-") || (name.starts_with(".part-") && name.ends_with(".tmp"));
-        if is_part_file && !trusted.contains(&name) {
-            fs::remove_file(entry.path())
-                .with_context(|| format!("cannot remove {}", entry.path().display()))?;
+            file.starts_with("part-") || (file.starts_with(".part-") && file.ends_with(".tmp"));
+        let rel = format!("{name}/{file}");
+        if is_part_file && !trusted.contains(&rel) {
+            dir.delete(&rel).await?;
         }
     }
     Ok(progress)
 }
 
 /// Records a finished collection.
-pub fn write_complete(dir: &Path, entry: &CollectionEntry) -> anyhow::Result<()> {
-    let path = dir.join(&entry.header.collection.name).join(COMPLETE_FILE);
-    Ok(write_atomically(&path, &serde_json::to_vec_pretty(entry)?)?)
+pub async fn write_complete(dir: &Dir, entry: &CollectionEntry) -> anyhow::Result<()> {
+    let rel = format!("{}/{COMPLETE_FILE}", entry.header.collection.name);
+    Ok(dir.write(&rel, serde_json::to_vec_pretty(entry)?).await?)
 }
 
 /// Records the header a collection's dump starts with.
-pub fn write_header(dir: &Path, header: &Header) -> anyhow::Result<()> {
-    let collection_dir = dir.join(&header.collection.name);
-    fs::create_dir_all(&collection_dir)?;
-    Ok(write_atomically(
-        &collection_dir.join(HEADER_FILE),
-        &serde_json::to_vec_pretty(header)?,
-    )?)
+pub async fn write_header(dir: &Dir, header: &Header) -> anyhow::Result<()> {
+    let rel = format!("{}/{HEADER_FILE}", header.collection.name);
+    Ok(dir.write(&rel, serde_json::to_vec_pretty(header)?).await?)
 }
 
 /// Removes the progress files once the manifest is written.
-pub fn clean_up(dir: &Path, entries: &[CollectionEntry]) {
-    let _ = fs::remove_file(dir.join(IN_PROGRESS_FILE));
+pub async fn clean_up(dir: &Dir, entries: &[CollectionEntry]) {
+    let mut progress_files = vec![IN_PROGRESS_FILE.to_string()];
     for entry in entries {
-        let collection_dir = dir.join(&entry.header.collection.name);
-        let _ = fs::remove_file(collection_dir.join(HEADER_FILE));
-        let _ = fs::remove_file(collection_dir.join(COMPLETE_FILE));
-        for part in &entry.parts {
-            let _ = fs::remove_file(part_record_path(&dir.join(&part.path)));
+        let name = &entry.header.collection.name;
+        progress_files.push(format!("{name}/{HEADER_FILE}"));
+        progress_files.push(format!("{name}/{COMPLETE_FILE}"));
+        progress_files.extend(entry.parts.iter().map(|p| part_record_path(&p.path)));
+    }
+    for rel in progress_files {
+        if let Err(e) = dir.delete(&rel).await {
+            eprintln!("milvus-dump: warning: {e}");
         }
     }
 }

@@ -1,10 +1,11 @@
 //! Where batches go: one stream (stdout or a file), or a backup set of parts.
 
-use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use arrow::datatypes::SchemaRef;
+use locations::write::FileWriter;
+use locations::Dir;
 use record_stream::hashing::HashingWriter;
 use record_stream::header::{FieldSpec, Header};
 use record_stream::jsonl::JsonlWriter;
@@ -141,17 +142,6 @@ impl<W: Write + Send> Encoder<W> {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary name, fsync, rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = temp_path(path);
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)
-}
-
 /// `dir/.name.tmp` for `dir/name`.
 pub fn temp_path(path: &Path) -> PathBuf {
     let name = path
@@ -161,11 +151,14 @@ pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp"))
 }
 
-type PartFile = HashingWriter<BufWriter<File>>;
+type PartFile = HashingWriter<FileWriter>;
 
-/// One collection's series of parts in a backup set.
+/// One collection's series of parts in a backup set. It runs on the
+/// writer thread: its calls block (the set's location may be an object
+/// store, reached through the runtime).
 pub struct PartSeries {
-    root: PathBuf,
+    dir: Dir,
+    runtime: tokio::runtime::Handle,
     collection_dir: String,
     format: Format,
     zstd: Option<i32>,
@@ -181,7 +174,6 @@ pub struct PartSeries {
 
 struct OpenPart {
     encoder: Encoder<PartFile>,
-    final_path: PathBuf,
     relative: String,
     rows: u64,
     first_pk: Option<Pk>,
@@ -198,21 +190,21 @@ pub struct PartLimits {
 }
 
 impl PartSeries {
-    /// A series under `root/<collection>/`.
+    /// A series under `dir/<collection>/`; call inside the runtime.
     pub fn new(
-        root: &Path,
+        dir: &Dir,
         format: Format,
         zstd: Option<i32>,
         limits: PartLimits,
         header: Header,
         fields: Vec<FieldSpec>,
         schema: SchemaRef,
-    ) -> io::Result<Self> {
+    ) -> Self {
         let collection_dir = header.collection.name.clone();
         let pk_index = fields.iter().position(|f| f.is_primary_key).unwrap_or(0);
-        fs::create_dir_all(root.join(&collection_dir))?;
-        Ok(Self {
-            root: root.to_path_buf(),
+        Self {
+            dir: dir.clone(),
+            runtime: tokio::runtime::Handle::current(),
             collection_dir,
             format,
             zstd,
@@ -224,7 +216,7 @@ impl PartSeries {
             schema,
             open: None,
             parts: Vec::new(),
-        })
+        }
     }
 
     /// Continues after the complete parts of an interrupted run.
@@ -276,11 +268,7 @@ impl PartSeries {
             self.parts.len(),
             self.format.extension(self.zstd.is_some())
         );
-        let final_path = self.root.join(&relative);
-        let tmp = temp_path(&final_path);
-        let file = File::create(&tmp)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", tmp.display()))?;
-        let out = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+        let out = HashingWriter::new(self.dir.create_streamed(&relative)?);
         let encoder = Encoder::new(
             self.format,
             out,
@@ -291,7 +279,6 @@ impl PartSeries {
         )?;
         Ok(OpenPart {
             encoder,
-            final_path,
             relative,
             rows: 0,
             first_pk: None,
@@ -299,17 +286,15 @@ impl PartSeries {
         })
     }
 
-    /// Completes the open part: footer, fsync, rename to its final name.
+    /// Completes the open part: footer, then its final name (a rename, or
+    /// the multipart upload's completion), then its record.
     fn close_part(&mut self) -> anyhow::Result<()> {
         let Some(part) = self.open.take() else {
             return Ok(());
         };
         let range = part.first_pk.as_ref().zip(part.last_pk.as_ref());
-        let hashing = part.encoder.finish(range)?;
-        let (buffered, bytes, sha256) = hashing.finish();
-        let file = buffered.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(temp_path(&part.final_path), &part.final_path)?;
+        let (writer, bytes, sha256) = part.encoder.finish(range)?.finish();
+        writer.finish()?;
         let record = Part {
             path: part.relative,
             rows: part.rows,
@@ -323,10 +308,9 @@ impl PartSeries {
                 .map_or(serde_json::Value::Null, |p| p.to_json()),
         };
         // The part's record makes it count for --resume.
-        write_atomically(
-            &crate::resume::part_record_path(&part.final_path),
-            &serde_json::to_vec(&record)?,
-        )?;
+        let record_path = crate::resume::part_record_path(&record.path);
+        self.runtime
+            .block_on(self.dir.write(&record_path, serde_json::to_vec(&record)?))?;
         self.parts.push(record);
         Ok(())
     }

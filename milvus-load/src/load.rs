@@ -15,16 +15,15 @@ use milvus_wire::proto::common::KeyValuePair;
 use milvus_wire::proto::schema::DataType;
 use milvus_wire::{ConnectOptions, Freshness, Milvus};
 use record_stream::header::{CollectionSpec, FieldSpec, Header, Scope, HEADER_KEY};
-use record_stream::jsonl_read::JsonlReader;
 use record_stream::layout;
-use record_stream::parquet_read::ParquetInput;
 use record_stream::to_milvus::insert_columns;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::input::{self, Input, Spool, Unit};
 use crate::insert::{send_all, Prepared, SendOptions};
 use crate::schema::{create_request, fill_missing_params, index_params, ServerCaps};
+use locations::input::{self, Input, Unit};
+use locations::Spool;
 use record_stream::manifest::Part;
 
 /// The collection property that lets an auto-id key take given ids.
@@ -53,6 +52,8 @@ pub struct LoadOptions {
     pub pick: Option<String>,
     /// Where stdin / compressed Parquet is spooled.
     pub spool: Spool,
+    /// How to reach object storage (for URL locations).
+    pub store: s3_pipes::StoreConfig,
     /// Target collection name (default: the dumped name).
     pub target: Option<String>,
     /// A header file for headerless input (`milvus-dump --schema-only`).
@@ -222,6 +223,7 @@ fn pk_text(batch: &RecordBatch, pk_column: Option<usize>) -> String {
 /// Everything the reader thread needs.
 struct ReadPlan {
     units: Vec<Unit>,
+    spool: Spool,
     send: Vec<FieldSpec>,
     skip: Vec<String>,
     batch_rows: usize,
@@ -239,7 +241,7 @@ fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) {
         .filter(|f| !layout::is_partition_column(f))
         .collect();
     let pk_column = refs.iter().position(|f| f.is_primary_key);
-    let mut emit = |source: &str, batch: RecordBatch| -> Result<()> {
+    let emit = |source: &str, batch: RecordBatch| -> Result<()> {
         for (partition, batch) in by_partition(batch, partition_column)? {
             if batch.num_rows() == 0 {
                 continue;
@@ -262,23 +264,18 @@ fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) {
         }
         Ok(())
     };
+    let ignored: Vec<&str> = plan.skip.iter().map(String::as_str).collect();
     let result = (|| -> Result<()> {
         for unit in units {
-            match unit {
-                Unit::Parquet { source, path } => {
-                    let parquet = ParquetInput::open(&path, &source)?;
-                    for batch in parquet.read(&plan.send, plan.batch_rows)? {
-                        emit(&source, batch.map_err(|e| BadInput(e.into()))?)?;
-                    }
-                }
-                Unit::JsonlFile { source, path, zstd } => {
-                    let reader = input::jsonl_reader(&path, zstd)?;
-                    read_jsonl(reader, &source, &plan, &mut emit)?;
-                }
-                Unit::JsonlStream { source, reader } => {
-                    read_jsonl(reader, &source, &plan, &mut emit)?;
-                }
+            let source = unit.source.clone();
+            let mut batches = unit
+                .open(&plan.spool)
+                .and_then(|decoder| decoder.batches(&plan.send, &ignored, plan.batch_rows))
+                .map_err(input_error)?;
+            for batch in batches.by_ref() {
+                emit(&source, batch.map_err(input_error)?)?;
             }
+            batches.finish().map_err(input_error)?;
         }
         Ok(())
     })();
@@ -322,25 +319,14 @@ fn by_partition(
         .collect()
 }
 
-fn read_jsonl(
-    reader: Box<dyn std::io::BufRead + Send>,
-    source: &str,
-    plan: &ReadPlan,
-    emit: &mut impl FnMut(&str, RecordBatch) -> Result<()>,
-) -> Result<()> {
-    let (_, start) = JsonlReader::open(reader, source).map_err(|e| BadInput(e.into()))?;
-    let fields: Vec<&FieldSpec> = plan.send.iter().collect();
-    let ignored: Vec<&str> = plan.skip.iter().map(String::as_str).collect();
-    let mut rows = start
-        .with_fields(&fields, &ignored)
-        .map_err(|e| BadInput(e.into()))?;
-    while let Some(batch) = rows
-        .next_batch(plan.batch_rows)
-        .map_err(|e| BadInput(e.into()))?
-    {
-        emit(source, batch)?;
+/// An input that cannot be read as an error of the right exit code: a
+/// storage that cannot be reached is a plain error (1), anything the
+/// input's content is to blame for is bad input (3).
+fn input_error(e: locations::Error) -> anyhow::Error {
+    match e.kind {
+        locations::Kind::Unreachable => anyhow::Error::new(e),
+        _ => BadInput(anyhow::Error::new(e)).into(),
     }
-    Ok(())
 }
 
 /// Creates the target database when it is missing.
@@ -398,13 +384,14 @@ pub async fn drop_collection(connect: &ConnectOptions, name: &str) -> Result<u64
 /// Runs a restore.
 pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summary> {
     let started = Instant::now();
-    let location = options.location.clone();
-    let pick = options.pick.clone();
-    let spool = options.spool.clone();
-    let input: Input =
-        tokio::task::spawn_blocking(move || input::open(&location, pick.as_deref(), &spool))
-            .await?
-            .map_err(BadInput)?;
+    let input: Input = input::open(
+        &options.location,
+        options.pick.as_deref(),
+        &options.spool,
+        &options.store,
+    )
+    .await
+    .map_err(input_error)?;
     let header = match (&input.header, &options.schema_file) {
         (_, Some(path)) => Some(read_schema_file(path).map_err(BadInput)?),
         (Some(h), None) => Some(h.clone()),
@@ -482,15 +469,7 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         creating && keep_auto_ids && !spec.properties.contains_key(ALLOW_INSERT_AUTO_ID);
     let Columns { send, skip } = columns(&spec, &scope, options.new_ids);
     let row_bytes = input
-        .units
-        .first()
-        .and_then(|u| match u {
-            Unit::Parquet { path, source } => ParquetInput::open(path, source)
-                .ok()
-                .map(|p| p.average_row_bytes()),
-            _ => None,
-        })
-        .filter(|b| *b > 0)
+        .average_row_bytes
         .unwrap_or_else(|| estimated_row_bytes(&send));
     let batch_rows =
         usize::try_from((options.batch_bytes / row_bytes).clamp(1, 100_000)).unwrap_or(1);
@@ -608,6 +587,7 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
     let (tx, rx) = mpsc::channel(options.concurrency.max(1));
     let plan = ReadPlan {
         units,
+        spool: options.spool.clone(),
         send: send.clone(),
         skip,
         batch_rows,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use milvus_load::input::Spool;
+use locations::Spool;
 use milvus_load::load::{self, BadInput, IfExists, LoadOptions, Refused};
 use milvus_wire::cli::{parse_size, ConnectArgs};
 
@@ -27,7 +27,14 @@ struct Args {
     #[command(flatten)]
     connect: ConnectArgs,
 
-    /// What to load: a stream file, a backup-set directory, or '-' for stdin.
+    #[command(
+        flatten,
+        next_help_heading = "Object storage (s3://, gs://, az:// locations)"
+    )]
+    store: s3_pipes::cli::ConnectionArgs,
+
+    /// What to load: a stream (a file or an object URL), a backup set (a
+    /// directory or an object prefix: s3://bucket/prefix/), or '-' for stdin.
     #[arg(value_name = "INPUT", default_value = "-")]
     input: String,
 
@@ -93,7 +100,8 @@ struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
     wait: u64,
 
-    /// Directory for spooled input (stdin with a header, compressed Parquet); default $TMPDIR.
+    /// Directory for spooled input (stdin with a header or Parquet on stdin,
+    /// zstd-wrapped Parquet of older sets); default $TMPDIR.
     #[arg(long, value_name = "DIR")]
     spool_dir: Option<PathBuf>,
 
@@ -131,6 +139,7 @@ fn main() -> ExitCode {
         spool: Spool {
             dir: args.spool_dir,
         },
+        store: args.store.store_config(),
         target: args.collection,
         schema_file: args.schema_file,
         if_exists: args.if_exists,

@@ -13,7 +13,8 @@ use crate::jsonl_read::type_param;
 /// Checks every row of `batch` (columns in the order of `fields`) against
 /// the fields' type parameters: VARCHAR `max_length` (in bytes, as Milvus
 /// counts), ARRAY `max_capacity` and element `max_length`, vector
-/// dimensions, and no nulls in a field that is not nullable. The error names
+/// dimensions, and no nulls in a field that is not nullable (one with a
+/// default value may be null: Milvus fills the default in). The error names
 /// the field and the row (0-based within the batch).
 pub fn check_batch(fields: &[&FieldSpec], batch: &RecordBatch) -> Result<(), String> {
     for (field, column) in fields.iter().zip(batch.columns()) {
@@ -25,7 +26,11 @@ pub fn check_batch(fields: &[&FieldSpec], batch: &RecordBatch) -> Result<(), Str
 
 fn check_column(field: &FieldSpec, column: &dyn Array) -> Result<(), String> {
     let param = |key: &str| type_param(field, key).map_err(|e| e.to_string());
-    if !field.nullable && !field.is_dynamic && column.null_count() > 0 {
+    if !field.nullable
+        && !field.is_dynamic
+        && field.default_value.is_none()
+        && column.null_count() > 0
+    {
         let row = (0..column.len()).find(|i| column.is_null(*i)).unwrap_or(0);
         return Err(format!("row {row}: null in a field that is not nullable"));
     }

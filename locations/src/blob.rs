@@ -1,0 +1,293 @@
+//! One file of a backup, wherever it is: a local file or an object. It can
+//! be hashed, read front to back, or read at any offset (Parquet: footer
+//! first, then the column chunks), without a local copy.
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use object_store::path::Path as Key;
+use object_store::ObjectStoreExt as _;
+use record_stream::random_access::{RandomAccess, SharedBytes};
+use s3_pipes::Store;
+use sha2::{Digest as _, Sha256};
+use tokio::runtime::Handle;
+
+use crate::error::{Error, Result};
+
+/// Bytes read at a time from local files.
+const LOCAL_BUFFER: usize = 1 << 20;
+/// Response chunks of a streaming GET buffered ahead of the reader.
+const STREAM_READ_AHEAD: usize = 64;
+/// Bytes asked per ranged GET: later reads nearby are served from it.
+const RANGE_WINDOW: usize = 8 << 20;
+/// Ranged-GET windows kept (Parquet reads several column chunks in turn).
+const RANGE_WINDOWS_KEPT: usize = 4;
+
+/// A file of a backup.
+#[derive(Clone)]
+pub enum Blob {
+    /// On local disk.
+    Local(PathBuf),
+    /// An object.
+    Remote(RemoteObject),
+}
+
+/// An object in a store, with the runtime its requests run on (readers are
+/// blocking: decoding runs on its own thread).
+#[derive(Clone)]
+pub struct RemoteObject {
+    /// The store (bucket).
+    pub store: Store,
+    /// The object's key.
+    pub key: Key,
+    runtime: Handle,
+}
+
+impl RemoteObject {
+    /// `key` in `store`; must be called inside the runtime that will run its requests.
+    pub fn new(store: Store, key: Key) -> Self {
+        Self {
+            store,
+            key,
+            runtime: Handle::current(),
+        }
+    }
+}
+
+/// A file's size and sha256 (hex).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digest {
+    /// Bytes.
+    pub bytes: u64,
+    /// sha256, lower-case hex.
+    pub sha256: String,
+}
+
+impl Blob {
+    /// Its path or URL, as errors and reports name it.
+    pub fn name(&self) -> String {
+        match self {
+            Blob::Local(path) => path.display().to_string(),
+            Blob::Remote(object) => object.store.url_of(&object.key),
+        }
+    }
+
+    /// Size and sha256, read front to back; `None` when it does not exist.
+    pub async fn digest(&self) -> Result<Option<Digest>> {
+        match self {
+            Blob::Local(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || match std::fs::File::open(&path) {
+                    Ok(file) => hash(file).map(Some),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                })
+                .await
+                .map_err(|e| Error::unreachable(self.name(), e))?
+                .map_err(|e| Error::unreachable(self.name(), e))
+            }
+            Blob::Remote(object) => {
+                let result = match object.store.inner.get(&object.key).await {
+                    Ok(result) => result,
+                    Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                    Err(e) => return Err(Error::unreachable(self.name(), e)),
+                };
+                let mut stream = result.into_stream();
+                let mut hasher = Sha256::new();
+                let mut bytes = 0u64;
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(|e| Error::unreachable(self.name(), e))?;
+                    hasher.update(&chunk);
+                    bytes += chunk.len() as u64;
+                }
+                Ok(Some(Digest {
+                    bytes,
+                    sha256: hex::encode(hasher.finalize()),
+                }))
+            }
+        }
+    }
+
+    /// Reads it front to back (blocking; call off the async runtime). An
+    /// object is streamed by one GET, a bounded number of chunks ahead.
+    pub fn reader(&self) -> Result<Box<dyn Read + Send>> {
+        match self {
+            Blob::Local(path) => Ok(Box::new(
+                std::fs::File::open(path).map_err(|e| self.open_error(e))?,
+            )),
+            Blob::Remote(object) => Ok(Box::new(StreamingGet::start(object.clone()))),
+        }
+    }
+
+    /// Random access to its bytes (blocking; call off the async runtime): a
+    /// local file by positioned reads, an object by ranged GETs.
+    pub fn random_access(&self) -> Result<SharedBytes> {
+        match self {
+            Blob::Local(path) => SharedBytes::local(path).map_err(|e| self.open_error(e)),
+            Blob::Remote(object) => {
+                let head = object
+                    .runtime
+                    .block_on(object.store.inner.head(&object.key))
+                    .map_err(|e| match e {
+                        object_store::Error::NotFound { .. } => {
+                            Error::incomplete(self.name(), "no such object")
+                        }
+                        e => Error::unreachable(self.name(), e),
+                    })?;
+                Ok(SharedBytes::new(Arc::new(RangedObject {
+                    object: object.clone(),
+                    size: head.size,
+                    windows: Mutex::new(VecDeque::new()),
+                })))
+            }
+        }
+    }
+
+    fn open_error(&self, e: io::Error) -> Error {
+        if e.kind() == io::ErrorKind::NotFound {
+            Error::incomplete(self.name(), "no such file")
+        } else {
+            Error::unreachable(self.name(), e)
+        }
+    }
+}
+
+/// Size and sha256 of everything `reader` yields.
+pub fn hash(mut reader: impl Read) -> io::Result<Digest> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; LOCAL_BUFFER];
+    let mut bytes = 0u64;
+    loop {
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buffer[..n]);
+        bytes += n as u64;
+    }
+    Ok(Digest {
+        bytes,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+/// One GET streamed into a bounded channel by a task on the runtime, read
+/// by a blocking reader.
+struct StreamingGet {
+    chunks: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl StreamingGet {
+    fn start(object: RemoteObject) -> Self {
+        let (tx, chunks) = tokio::sync::mpsc::channel(STREAM_READ_AHEAD);
+        let url = object.store.url_of(&object.key);
+        object.runtime.spawn(async move {
+            let result = match object.store.inner.get(&object.key).await {
+                Ok(result) => result,
+                Err(e) => {
+                    let _ = tx.send(Err(object_error(&url, e))).await;
+                    return;
+                }
+            };
+            let mut stream = result.into_stream();
+            while let Some(chunk) = stream.next().await {
+                let failed = chunk.is_err();
+                // A closed channel: the reader is gone; stop downloading.
+                if tx
+                    .send(chunk.map_err(|e| object_error(&url, e)))
+                    .await
+                    .is_err()
+                    || failed
+                {
+                    return;
+                }
+            }
+        });
+        Self {
+            chunks,
+            current: Bytes::new(),
+        }
+    }
+}
+
+fn object_error(url: &str, e: object_store::Error) -> io::Error {
+    let kind = match e {
+        object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, format!("{url}: {e}"))
+}
+
+impl Read for StreamingGet {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.chunks.blocking_recv() {
+                None => return Ok(0),
+                Some(chunk) => self.current = chunk?,
+            }
+        }
+        let n = out.len().min(self.current.len());
+        out[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+/// An object read by ranged GETs of at least [`RANGE_WINDOW`] bytes; the
+/// last few windows are kept, so the many small reads of a Parquet reader
+/// (page headers, pages of several columns in turn) cost few requests.
+struct RangedObject {
+    object: RemoteObject,
+    size: u64,
+    /// (start, bytes), newest first.
+    windows: Mutex<VecDeque<(u64, Bytes)>>,
+}
+
+impl RandomAccess for RangedObject {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_range(&self, start: u64, len: usize) -> io::Result<Bytes> {
+        let end = (start + len as u64).min(self.size);
+        if start >= end {
+            return Ok(Bytes::new());
+        }
+        let mut windows = self
+            .windows
+            .lock()
+            .map_err(|_| io::Error::other("a reader thread panicked"))?;
+        let cached = windows
+            .iter()
+            .position(|(at, bytes)| *at <= start && end <= *at + bytes.len() as u64);
+        let index = match cached {
+            Some(index) => index,
+            None => {
+                let fetch_end = (start + len.max(RANGE_WINDOW) as u64).min(self.size);
+                let url = self.object.store.url_of(&self.object.key);
+                let bytes = self
+                    .object
+                    .runtime
+                    .block_on(
+                        self.object
+                            .store
+                            .inner
+                            .get_range(&self.object.key, start..fetch_end),
+                    )
+                    .map_err(|e| object_error(&url, e))?;
+                windows.push_front((start, bytes));
+                windows.truncate(RANGE_WINDOWS_KEPT);
+                0
+            }
+        };
+        let (at, bytes) = &windows[index];
+        let from = (start - at) as usize;
+        Ok(bytes.slice(from..from + (end - start) as usize))
+    }
+}
