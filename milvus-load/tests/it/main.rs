@@ -11,6 +11,8 @@ use test_harness::{
     compare_copy, describe, run, run_ok, seed, seed_output, unique_name, workspace_bin, Server,
 };
 
+mod inputs;
+
 fn load(server: Server) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_milvus-load"));
     cmd.args(["--uri", &server.uri(), "-q"]);

@@ -1,0 +1,390 @@
+//! One input layer: every kind of input behaves the same from a path, from
+//! stdin and from an object-store URL; and whatever milvus-dump writes —
+//! every format and compression, as a stream or a set, in a directory, at a
+//! `file://` URL or in `s3://` — backup-verify passes and milvus-load
+//! restores exactly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use clap::ValueEnum as _;
+use milvus_dump::sink::Format;
+use test_harness::{
+    compare_copy, describe, py_inline, run, run_ok, s3_keys, s3_prefix, seed, unique_name, with_s3,
+    workspace_bin, Server,
+};
+
+use super::{dump, load};
+
+fn verify() -> Command {
+    let mut cmd = Command::new(workspace_bin("backup-verify"));
+    cmd.arg("-q");
+    cmd
+}
+
+/// Uploads `file` to `url` with s3-put.
+fn put(file: &Path, url: &str) {
+    let mut cmd = Command::new(workspace_bin("s3-put"));
+    let out = with_s3(&mut cmd)
+        .arg(url)
+        .stdin(std::fs::File::open(file).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&cmd, &out));
+}
+
+/// How an input reaches the tools.
+#[derive(Clone, Copy, Debug)]
+enum Via {
+    Path,
+    Stdin,
+    Url,
+}
+
+/// Runs `cmd` on `input` the `via` way (`url` is where it was uploaded).
+fn on_input(cmd: &mut Command, via: Via, file: &Path, url: &str) -> std::process::Output {
+    match via {
+        Via::Path => run(cmd.arg(file)),
+        Via::Stdin => cmd
+            .arg("-")
+            .stdin(std::fs::File::open(file).unwrap())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap(),
+        Via::Url => run(with_s3(cmd).arg(url)),
+    }
+}
+
+/// An input file and whether it carries the collection's header.
+struct Kind {
+    name: &'static str,
+    file: PathBuf,
+    headered: bool,
+}
+
+fn zstd_file(from: &Path, to: &Path) {
+    run_ok(
+        Command::new("zstd")
+            .args(["-q", "-f", "-o"])
+            .arg(to)
+            .arg(from),
+    );
+}
+
+#[test]
+fn every_input_kind_loads_the_same_from_a_path_stdin_and_a_url() {
+    let server = Server::Lite25;
+    let name = unique_name("kinds");
+    seed(
+        server,
+        "types",
+        &name,
+        &["--rows", "25", "--bulk-compatible"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let at = |file: &str| dir.path().join(file);
+
+    // What milvus-dump writes, and older sets hold.
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "-o"])
+            .arg(at("stream.jsonl")),
+    );
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--zstd", "-o"])
+            .arg(at("stream.jsonl.zst")),
+    );
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--format", "parquet", "-o"])
+            .arg(at("stream.parquet")),
+    );
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--format", "parquet", "--zstd=5", "-o"])
+            .arg(at("inner-zstd.parquet")),
+    );
+    zstd_file(&at("stream.parquet"), &at("old-set-part.parquet.zst"));
+    // An ingestion pipeline's rows: the stream without header and trailer.
+    let text = std::fs::read_to_string(at("stream.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(
+        at("headerless.jsonl"),
+        lines[1..lines.len() - 1].join("\n") + "\n",
+    )
+    .unwrap();
+    // What pymilvus's LocalBulkWriter writes: JSON documents (pretty-printed;
+    // compact too) and Parquet.
+    let bulk = |format: &str| -> PathBuf {
+        let out = run_ok(
+            test_harness::py("seed.py")
+                .args(["bulk-files", "--bulk-compatible", "--uri", &server.uri()])
+                .args([
+                    "--server",
+                    server.seed_name(),
+                    "--name",
+                    &name,
+                    "--rows",
+                    "25",
+                ])
+                .args(["--format", format, "--out"])
+                .arg(at(&format!("bulk-{format}"))),
+        );
+        let files = String::from_utf8(out.stdout).unwrap();
+        let files: Vec<&str> = files.lines().collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        PathBuf::from(files[0])
+    };
+    let bulk_json = bulk("json");
+    assert!(
+        std::fs::read_to_string(&bulk_json)
+            .unwrap()
+            .starts_with("{\n"),
+        "BulkWriter pretty-prints its JSON"
+    );
+    run_ok(
+        py_inline(
+            "import json, sys; json.dump(json.load(open(sys.argv[1])), open(sys.argv[2], 'w'), separators=(',', ':'))",
+        )
+        .arg(&bulk_json)
+        .arg(at("bulk-compact.json")),
+    );
+    let kinds = [
+        Kind {
+            name: "headered JSONL",
+            file: at("stream.jsonl"),
+            headered: true,
+        },
+        Kind {
+            name: "zstd JSONL",
+            file: at("stream.jsonl.zst"),
+            headered: true,
+        },
+        Kind {
+            name: "Parquet",
+            file: at("stream.parquet"),
+            headered: true,
+        },
+        Kind {
+            name: "Parquet, zstd inside",
+            file: at("inner-zstd.parquet"),
+            headered: true,
+        },
+        Kind {
+            name: "zstd-wrapped Parquet (older sets)",
+            file: at("old-set-part.parquet.zst"),
+            headered: true,
+        },
+        Kind {
+            name: "headerless JSONL",
+            file: at("headerless.jsonl"),
+            headered: false,
+        },
+        Kind {
+            name: "BulkWriter JSON, pretty-printed",
+            file: bulk_json,
+            headered: false,
+        },
+        Kind {
+            name: "BulkWriter JSON, compact",
+            file: at("bulk-compact.json"),
+            headered: false,
+        },
+        Kind {
+            name: "BulkWriter Parquet",
+            file: bulk("parquet"),
+            headered: false,
+        },
+    ];
+
+    let prefix = s3_prefix("input-kinds");
+    for (k, kind) in kinds.iter().enumerate() {
+        let url = format!("{prefix}kind-{k}");
+        put(&kind.file, &url);
+        for via in [Via::Path, Via::Stdin, Via::Url] {
+            let what = format!("{} via {via:?}", kind.name);
+            let copy = format!("{name}_{k}_{via:?}").to_lowercase();
+            let mut cmd = load(server);
+            cmd.args(["-c", &copy]);
+            if !kind.headered {
+                // Rows without a schema go into a collection that has one.
+                seed(server, "empty-types", &copy, &["--bulk-compatible"]);
+                cmd.args(["--if-exists", "append"]);
+            }
+            let out = on_input(&mut cmd, via, &kind.file, &url);
+            assert!(out.status.success(), "{what}: {}", describe(&cmd, &out));
+            compare_copy((server, &name), (server, &copy));
+
+            // backup-verify proves what carries a header, and refuses
+            // (incomplete: nothing to check against) what does not.
+            let mut check = verify();
+            let out = on_input(&mut check, via, &kind.file, &url);
+            let expected = if kind.headered { 0 } else { 11 };
+            assert_eq!(
+                out.status.code(),
+                Some(expected),
+                "{what}: {}",
+                describe(&check, &out)
+            );
+        }
+    }
+}
+
+/// Where a dump's output is written and read back.
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    Path,
+    FileUrl,
+    S3,
+}
+
+#[test]
+fn whatever_backup_verify_passes_milvus_load_restores() {
+    let server = Server::Lite25;
+    let name = unique_name("restorable");
+    seed(server, "types", &name, &["--rows", "30"]);
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = s3_prefix("restorable");
+    let mut case = 0;
+    // The writer's own options: every format it offers, with and without
+    // compression, as a stream and as a set, wherever it can be written.
+    for format in Format::value_variants() {
+        let format = format.to_possible_value().unwrap().get_name().to_string();
+        for zstd in [None, Some("--zstd")] {
+            for set in [false, true] {
+                for place in [Place::Path, Place::FileUrl, Place::S3] {
+                    case += 1;
+                    let what = format!("{format} zstd={zstd:?} set={set} {place:?}");
+                    let local = dir.path().join(format!("case-{case}"));
+                    let location = match place {
+                        Place::Path => local.display().to_string(),
+                        Place::FileUrl => format!("file://{}", local.display()),
+                        Place::S3 if set => format!("{prefix}case-{case}/"),
+                        Place::S3 => format!("{prefix}case-{case}"),
+                    };
+                    let mut cmd = dump(server);
+                    cmd.args(["-c", &name, "--format", &format]).args(zstd);
+                    if set {
+                        cmd.args(["--part-rows", "12", "--out-dir", &location]);
+                        run_ok(with_s3(&mut cmd));
+                    } else {
+                        // A stream goes to a file, or through s3-put as an
+                        // operator pipes it.
+                        cmd.arg("-o").arg(&local);
+                        run_ok(&mut cmd);
+                        if matches!(place, Place::S3) {
+                            put(&local, &location);
+                        }
+                    }
+                    let mut check = verify();
+                    let out = run(with_s3(&mut check).arg(&location));
+                    assert!(out.status.success(), "{what}: {}", describe(&check, &out));
+                    let copy = format!("{name}_c{case}");
+                    let mut restore = load(server);
+                    let out = run(with_s3(&mut restore).args(["-c", &copy]).arg(&location));
+                    assert!(out.status.success(), "{what}: {}", describe(&restore, &out));
+                    compare_copy((server, &name), (server, &copy));
+                }
+            }
+        }
+    }
+    assert_eq!(case, Format::value_variants().len() * 12);
+}
+
+#[test]
+fn a_dump_to_s3_killed_mid_set_resumes_from_the_store() {
+    let server = Server::Lite25;
+    let name = unique_name("killed");
+    seed(server, "bench", &name, &["--rows", "6000", "--dim", "8"]);
+    let set = s3_prefix("killed-mid-set");
+    // Small pages: the dump takes a few seconds, long enough to be killed.
+    let dump_to_set = |resume: bool| {
+        let mut cmd = dump(server);
+        cmd.args(["-c", &name, "--format", "parquet", "--part-rows", "500"])
+            .args(["--page-rows", "5", "--jobs", "1", "--out-dir", &set]);
+        if resume {
+            cmd.arg("--resume");
+        }
+        with_s3(&mut cmd);
+        cmd
+    };
+    let mut child = dump_to_set(false)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once some parts are complete (their records are in the store).
+    let record = format!("{name}/part-00002.parquet.json");
+    let mut listing = Command::new(workspace_bin("s3-ls"));
+    with_s3(&mut listing).args(["--recursive", &set]);
+    for _ in 0..2000 {
+        let listed = run(&mut listing);
+        if String::from_utf8_lossy(&listed.stdout).contains(&record)
+            || child.try_wait().unwrap().is_some()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let keys = s3_keys(&set);
+    assert!(keys.contains(&record), "{keys:?}");
+    assert!(
+        !keys.contains(&"manifest.json".to_string()),
+        "killed before the end: {keys:?}"
+    );
+
+    // Without --resume the interrupted set is refused; with it, completed.
+    let out = run(&mut dump_to_set(false));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+    run_ok(&mut dump_to_set(true));
+
+    // Only the manifest and the parts are left: no progress record, no stray part.
+    let keys = s3_keys(&set);
+    let parts: Vec<&String> = keys.iter().filter(|k| k.ends_with(".parquet")).collect();
+    assert_eq!(parts.len(), 12, "{keys:?}");
+    assert_eq!(keys.len(), parts.len() + 1, "{keys:?}");
+    run_ok(with_s3(&mut verify()).arg(&set));
+    // No row lost or duplicated.
+    let copy = format!("{name}_copy");
+    run_ok(with_s3(&mut load(server)).args(["-c", &copy, &set]));
+    compare_copy((server, &name), (server, &copy));
+}
+
+#[test]
+fn a_set_goes_to_s3_and_back_without_local_disk() {
+    let server = Server::Lite25;
+    let name = unique_name("nodisk");
+    // About 10 MB of rows; the tools may write at most 4 MiB to local disk.
+    seed(server, "bench", &name, &["--rows", "3000", "--dim", "768"]);
+    let set = s3_prefix("no-local-disk");
+    let limited = |tool: &str, args: &[&str]| {
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", "ulimit -f 4096; exec \"$@\"", "limited"])
+            .arg(workspace_bin(tool))
+            .args(["--uri", &server.uri(), "-q"])
+            .args(args);
+        with_s3(&mut cmd);
+        cmd
+    };
+    run_ok(&mut limited(
+        "milvus-dump",
+        &[
+            "-c",
+            &name,
+            "--format",
+            "parquet",
+            "--part-rows",
+            "1000",
+            "--out-dir",
+            &set,
+        ],
+    ));
+    let copy = format!("{name}_copy");
+    run_ok(&mut limited("milvus-load", &["-c", &copy, &set]));
+    compare_copy((server, &name), (server, &copy));
+}
