@@ -2,8 +2,9 @@
 # restore-drill.sh — the canary restore drill: a backup only counts once it
 # has been restored. Restores the newest verified set into scratch
 # collections on a canary server, checks them against the backup
-# (`backup-verify --against`), measures the restore time (download + load +
-# index + load into memory: the RTO an operator would see) against
+# (`backup-verify --against`), measures the restore time (reading the set
+# where it lives + load + index + load into memory: the RTO an operator
+# would see) against
 # RTO_SECONDS, drops the scratch collections, writes metrics.
 #
 #   CANARY_MILVUS_URI=http://milvus-canary:19530 BACKUP_URL=s3://bk/milvus RTO_SECONDS=1800 scripts/restore-drill.sh
@@ -22,7 +23,6 @@
 #   DRILL_PREFIX        scratch collections are PREFIX<collection>_<time> (default: drill_)
 #   MILVUS_LOAD_ARGS    extra milvus-load flags (e.g. "--index-fallback AUTOINDEX"
 #                       when the canary runs another Milvus version)
-#   STAGING_DIR         where an object-store set is downloaded (default: $TMPDIR or /tmp)
 #   METRICS_DIR         node_exporter textfile directory: writes milvus_backup_drill.prom (default: none)
 #   PUSHGATEWAY_URL     also push that file to this Prometheus Pushgateway (needs curl) (default: none)
 #   AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...: the object store
@@ -44,18 +44,16 @@ RTO_SECONDS=${RTO_SECONDS:-3600}
 VERIFY_SAMPLE=${VERIFY_SAMPLE:-100}
 DRILL_PREFIX=${DRILL_PREFIX:-drill_}
 MILVUS_LOAD_ARGS=${MILVUS_LOAD_ARGS:-}
-STAGING_DIR=${STAGING_DIR:-${TMPDIR:-/tmp}}
 METRICS_DIR=${METRICS_DIR:-}
 export MILVUS_URI=${CANARY_MILVUS_URI:-${MILVUS_URI:-http://localhost:19530}}
 [[ -z ${CANARY_MILVUS_TOKEN:-} ]] || export MILVUS_TOKEN=$CANARY_MILVUS_TOKEN
 [[ -z ${CANARY_MILVUS_DB:-} ]] || export MILVUS_DB=$CANARY_MILVUS_DB
 
 [[ $RTO_SECONDS =~ ^[0-9]+$ ]] || ops_die 2 "RTO_SECONDS must be a whole number of seconds: '$RTO_SECONDS'"
-ops_require backup-verify milvus-load s3-ls s3-get
+ops_require backup-verify milvus-load
 
 started_ms=$(ops_now_ms)
 stamp=$(date -u +%Y%m%d%H%M%S)
-staging=""
 scratch=()
 restore_secs=""
 set_time=""
@@ -97,7 +95,6 @@ finish() {
             ;;
         esac
     done
-    [[ -z $staging ]] || rm -rf "$staging"
     write_metrics "$status"
     if [[ $status -eq 0 ]]; then
         ops_log "ok: drill passed: restored in ${restore_secs}s (RTO ${RTO_SECONDS}s), $rows rows verified"
@@ -121,20 +118,13 @@ for c in "${collections[@]}"; do
 done
 ops_log "drill: restoring ${collections[*]} from $set_name ($set_url) into $MILVUS_URI, RTO ${RTO_SECONDS}s"
 
-if ! set_dir=$(ops_local_dir "$set_url"); then
-    mkdir -p "$STAGING_DIR"
-    staging=$(mktemp -d "${STAGING_DIR%/}/milvus-drill.XXXXXX")
-    set_dir="$staging/$set_name"
-    ops_fetch_set "$set_url" "$set_dir" || ops_die $? "cannot download $set_url"
-fi
-
 for c in "${collections[@]}"; do
     name="${DRILL_PREFIX}${c}_${stamp}"
     scratch+=("$name")
     # shellcheck disable=SC2206 # extra flags as an operator writes them
     load_args=(-q -c "$name" --pick "$c" $MILVUS_LOAD_ARGS)
     status=0
-    ops_run milvus-load "${load_args[@]}" "$set_dir" || status=$?
+    ops_run milvus-load "${load_args[@]}" "$set_url" || status=$?
     [[ $status -eq 0 ]] || ops_die "$status" "milvus-load of $c into $name failed (exit $status)"
 done
 restore_ms=$(($(ops_now_ms) - started_ms))
@@ -143,12 +133,10 @@ ops_log "restored ${#collections[@]} collection(s) in ${restore_secs}s"
 
 for i in "${!collections[@]}"; do
     c=${collections[i]}
-    report="${staging:-${TMPDIR:-/tmp}}/drill-verify-$$.json"
     status=0
-    ops_run backup-verify --json --against "${scratch[i]}" --pick "$c" --sample "$VERIFY_SAMPLE" "$set_dir" >"$report" || status=$?
+    report=$(ops_run backup-verify --json --against "${scratch[i]}" --pick "$c" --sample "$VERIFY_SAMPLE" "$set_url") || status=$?
     # The set's rows are all the collections'; count the restored ones.
-    n=$(grep -o '"live_rows": *[0-9]*' "$report" | head -n 1 | grep -o '[0-9]*$') || n=""
-    rm -f "$report"
+    n=$(grep -o '"live_rows": *[0-9]*' <<<"$report" | head -n 1 | grep -o '[0-9]*$') || n=""
     [[ $status -eq 0 ]] || ops_die "$status" "backup-verify --against ${scratch[i]} failed (exit $status)"
     rows=$((rows + ${n:-0}))
 done

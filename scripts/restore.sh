@@ -7,10 +7,11 @@
 #   COLLECTION=docs ALIAS=docs_live scripts/restore.sh     # ... and move alias docs_live to it
 #   COLLECTION=docs RESTORE_SET=2026-11-20T021500Z TARGET_COLLECTION=docs_old scripts/restore.sh
 #
-# Steps: pick the set (`backup-verify --list`); download its manifest and
-# COLLECTION's parts with s3-get into a staging directory (a file:// or local
-# set is read in place); `milvus-load -c TARGET --pick COLLECTION` (every part checked against the manifest before the
-# first write; its row count checked); `backup-verify --against TARGET --pick
+# Steps: pick the set (`backup-verify --list`); `milvus-load -c TARGET --pick
+# COLLECTION SET_URL`, read where the set lives (object storage or a
+# directory; nothing is downloaded to local disk): every part checked against
+# the manifest before the first write, its row count checked after;
+# `backup-verify --against TARGET --pick
 # COLLECTION`: the live row count and a sample of rows compared field by field
 # with the backup; only then `milvus-load --alias-only` points ALIAS at it.
 #
@@ -24,7 +25,6 @@
 #                      collection (milvus-load --alias-only) (default: none)
 #   VERIFY_SAMPLE      rows compared with the live copy (default: 100)
 #   MILVUS_LOAD_ARGS   extra milvus-load flags, e.g. "--index-fallback AUTOINDEX" or "--new-ids"
-#   STAGING_DIR        where an object-store set is downloaded (default: $TMPDIR or /tmp); removed after
 #   MILVUS_URI, MILVUS_DB, MILVUS_TOKEN or MILVUS_USER/MILVUS_PASSWORD: the target server
 #   AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...: the object store
 #   MP_BIN_DIR         directory of the milvus-pipes binaries (default: PATH)
@@ -32,7 +32,7 @@
 # Prints the restored collection's name on stdout. Exit 0 when restored and
 # verified; otherwise the failing tool's code: milvus-load 3 (backup corrupt,
 # nothing written) or 4 (target exists); backup-verify 13 (the copy differs
-# from the backup); s3-get 5 (download corrupt); 1 (no such set, other errors).
+# from the backup); 1 (no such set, other errors).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib/ops.sh"
@@ -44,10 +44,9 @@ RESTORE_SET=${RESTORE_SET:-}
 ALIAS=${ALIAS:-}
 VERIFY_SAMPLE=${VERIFY_SAMPLE:-100}
 MILVUS_LOAD_ARGS=${MILVUS_LOAD_ARGS:-}
-STAGING_DIR=${STAGING_DIR:-${TMPDIR:-/tmp}}
 
 [[ -n $COLLECTION ]] || ops_die 2 "set COLLECTION to the collection to restore"
-ops_require backup-verify milvus-load s3-ls s3-get
+ops_require backup-verify milvus-load
 
 line=$(ops_pick_set "$BACKUP_URL" "$COLLECTION" "$RESTORE_SET") || exit 1
 read -r set_name _time state _colls _rows _bytes set_url <<<"$line"
@@ -55,26 +54,17 @@ TARGET_COLLECTION=${TARGET_COLLECTION:-${COLLECTION}_restored_${set_name//[^0-9A
 started_ms=$(ops_now_ms)
 ops_log "restoring $COLLECTION from $set_name ($state, $set_url) into $TARGET_COLLECTION"
 
-staging=""
-trap '[[ -z $staging ]] || rm -rf "$staging"' EXIT
-if ! set_dir=$(ops_local_dir "$set_url"); then
-    mkdir -p "$STAGING_DIR"
-    staging=$(mktemp -d "${STAGING_DIR%/}/milvus-restore.XXXXXX")
-    set_dir="$staging/$set_name"
-    ops_fetch_set "$set_url" "$set_dir" "$COLLECTION" || ops_die $? "cannot download $set_url"
-fi
-
 load_args=(-c "$TARGET_COLLECTION" --pick "$COLLECTION")
 # Word splitting wanted: extra flags as an operator writes them.
 # shellcheck disable=SC2206
 load_args+=($MILVUS_LOAD_ARGS)
 status=0
-ops_run milvus-load "${load_args[@]}" "$set_dir" || status=$?
+ops_run milvus-load "${load_args[@]}" "$set_url" || status=$?
 [[ $status -eq 0 ]] || ops_die "$status" "milvus-load failed (exit $status)"
 ops_log "loaded $TARGET_COLLECTION in $(ops_secs_since "$started_ms") s"
 
 status=0
-ops_run backup-verify --against "$TARGET_COLLECTION" --pick "$COLLECTION" --sample "$VERIFY_SAMPLE" "$set_dir" || status=$?
+ops_run backup-verify --against "$TARGET_COLLECTION" --pick "$COLLECTION" --sample "$VERIFY_SAMPLE" "$set_url" || status=$?
 if [[ $status -ne 0 ]]; then
     ops_die "$status" "backup-verify --against $TARGET_COLLECTION failed (exit $status)${ALIAS:+; alias $ALIAS not moved}"
 fi

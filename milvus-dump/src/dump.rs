@@ -574,6 +574,12 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
             summaries.push(summary);
         }
         Destination::Set { dir, limits } => {
+            // A name that is wrong fails before anything is written.
+            for name in &options.collections {
+                if !client.has_collection(name).await? {
+                    bail!("collection {name:?} does not exist; nothing was written");
+                }
+            }
             let extension = options.format.extension(options.zstd.is_some());
             let state = open_set(dir, extension, options).await?;
             let mut entries = Vec::new();

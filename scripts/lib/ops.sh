@@ -86,16 +86,6 @@ ops_url_join() {
     printf '%s/%s\n' "${1%/}" "${2#/}"
 }
 
-# ops_local_dir URL: the local path of a file:// URL or a plain path; fails for
-# object-store URLs (s3://, gs://, az://).
-ops_local_dir() {
-    case $1 in
-    file://*) printf '%s\n' "${1#file://}" ;;
-    *://*) return 1 ;;
-    *) printf '%s\n' "$1" ;;
-    esac
-}
-
 # ops_seconds DURATION: seconds in 90, 90s, 15m, 26h, 2d or 1w.
 ops_seconds() {
     local d=$1
@@ -222,26 +212,3 @@ ops_pick_set() {
     printf '%s\n' "$line"
 }
 
-# ops_fetch_set URL DIR [COLLECTION]: download the objects of the set at URL
-# into DIR (with COLLECTION: only the manifest and that collection's parts),
-# each checked by s3-get against the sha256 s3-put stored (the parts are
-# checked again against the manifest by milvus-load and backup-verify).
-ops_fetch_set() {
-    local url="${1%/}/" dir=$2 only=${3:-} listing _modified _size obj rel count=0 status
-    listing=$(ops_run s3-ls --recursive "$url") || return $?
-    while read -r _modified _size obj; do
-        rel=${obj#"$url"}
-        # Sidecars are s3-put's, not the set's.
-        [[ -n $rel && $rel != "$obj" && $rel != *.sha256 ]] || continue
-        [[ -z $only || $rel == manifest.json || $rel == "$only"/* ]] || continue
-        mkdir -p "$(dirname "$dir/$rel")"
-        status=0
-        ops_run s3-get -q "$obj" -o "$dir/$rel" || status=$?
-        if [[ $status -ne 0 ]]; then
-            ops_log "error: s3-get $obj failed (exit $status)"
-            return "$status"
-        fi
-        count=$((count + 1))
-    done <<<"$listing"
-    ops_log "downloaded $count file(s) of $url"
-}

@@ -29,7 +29,6 @@ bucket="mp-week-$run_id"
 url="s3://$bucket/milvus"
 work=$(mktemp -d "${TMPDIR:-/tmp}/scripted-week.XXXXXX")
 metrics=$work/metrics
-export STAGING_DIR=$work/staging
 checks=0
 
 say() { echo "scripted-week: $*" >&2; }
@@ -133,20 +132,32 @@ for day in 16 17 18 19 20 21 22; do
         step "backup-$day-down" env BACKUP_SET_NAME="$set_name" MILVUS_URI=http://127.0.0.1:9 "$scripts/backup.sh"
         [[ $rc -ne 0 ]] || fail "backup.sh with the server down exited 0"
         ok "day $day: backup.sh with the server down (MILVUS_URI on a closed port) fails (exit $rc)"
-        # The upload cut off before the manifest, as a network failure would.
+        # The dump killed midway (a node lost, an OOM kill) once its first
+        # part is complete: small pages make it last long enough.
         fakebin=$work/fakebin
         mkdir -p "$fakebin"
-        for tool in milvus-dump milvus-load s3-get s3-ls s3-rm backup-verify; do ln -sf "$bin/$tool" "$fakebin/$tool"; done
-        printf '#!/usr/bin/env bash\ncase "$*" in *manifest.json*) echo "s3-put: simulated network failure" >&2; exit 1 ;; esac\nexec %q "$@"\n' \
-            "$bin/s3-put" >"$fakebin/s3-put"
-        chmod +x "$fakebin/s3-put"
-        step "backup-$day-cut" env BACKUP_SET_NAME="$set_name" MP_BIN_DIR="$fakebin" "$scripts/backup.sh"
-        [[ $rc -ne 0 ]] || fail "backup.sh with the manifest's upload failing exited 0"
-        grep -q "removing the .* object(s) this run uploaded" "$work/backup-$day-cut.err" || fail "backup.sh did not take back its parts"
-        if "$bin/s3-ls" --recursive "$url/$set_name/" >/dev/null 2>&1; then
-            fail "the cut upload left objects under $url/$set_name/"
-        fi
-        ok "day $day: backup.sh whose manifest upload fails exits $rc and takes back the parts it uploaded"
+        for tool in milvus-load s3-get s3-ls s3-put s3-rm backup-verify; do ln -sf "$bin/$tool" "$fakebin/$tool"; done
+        cat >"$fakebin/milvus-dump" <<EOF
+#!/usr/bin/env bash
+"$bin/milvus-dump" --page-rows 1 "\$@" &
+pid=\$!
+for ((i = 0; i < 3000; i++)); do
+    if "$bin/s3-ls" --recursive "$url/$set_name/" 2>/dev/null | grep -q 'part-00000[.a-z]*[.]json\$'; then
+        kill -9 \$pid
+        wait \$pid
+        exit 137
+    fi
+    kill -0 \$pid 2>/dev/null || break
+    sleep 0.01
+done
+wait \$pid
+EOF
+        chmod +x "$fakebin/milvus-dump"
+        step "backup-$day-killed" env BACKUP_SET_NAME="$set_name" MP_BIN_DIR="$fakebin" "$scripts/backup.sh"
+        expect_rc 137
+        grep -q "BACKUP_SET_NAME=$set_name BACKUP_RESUME=1" "$work/backup-$day-killed.err" || fail "backup.sh did not say how to resume"
+        "$bin/s3-ls" --recursive "$url/$set_name/" | grep -q "/$coll/part-00000" || fail "the killed dump's complete part is gone"
+        ok "day $day: backup.sh whose dump is killed midway exits 137, keeps its complete parts and says how to resume"
         if list_sets | grep -q "^$set_name .* \(verified\|complete\) "; then
             fail "day $day left a complete set"
         fi
@@ -155,22 +166,26 @@ for day in 16 17 18 19 20 21 22; do
         [[ $(metric "$metrics/milvus_backup.prom" milvus_backup_last_success_timestamp_seconds) == "$before" ]] ||
             fail "milvus_backup_last_success_timestamp_seconds was not carried over the failed day"
         ok "day $day: metrics say failure (success 0, exit code $(metric "$metrics/milvus_backup.prom" milvus_backup_exit_code)) and keep the last success ($before)"
+        step "backup-$day-resumed" env BACKUP_SET_NAME="$set_name" BACKUP_RESUME=1 "$scripts/backup.sh"
+        expect_rc 0
+        grep -q "resuming after 1 complete parts" "$work/backup-$day-resumed.err" || fail "backup.sh BACKUP_RESUME=1 did not resume"
+        ok "day $day: BACKUP_RESUME=1 continues the set after its complete part and verifies it"
         continue
     fi
     step "backup-$day" env BACKUP_SET_NAME="$set_name" "$scripts/backup.sh"
     expect_rc 0
     [[ $(cat "$work/backup-$day.out") == "$url/$set_name/" ]] || fail "backup.sh printed '$(cat "$work/backup-$day.out")', not the set's URL"
-    ok "day $day: backup.sh uploaded and verified $url/$set_name/"
+    ok "day $day: backup.sh wrote and verified $url/$set_name/"
 done
 
 listing=$(list_sets)
 printf '%s\n' "$listing" >"$work/list-week.txt"
-[[ $(grep -c ' verified ' <<<"$listing") == 6 ]] || fail "expected 6 verified sets after the week: $listing"
+[[ $(grep -c ' verified ' <<<"$listing") == 7 ]] || fail "expected 7 verified sets after the week: $listing"
 read -r _ _ _ colls rows_mon _ _ <<<"$(grep '^2026-11-16T' <<<"$listing")"
 read -r _ _ _ _ rows_sun _ _ <<<"$(grep '^2026-11-22T' <<<"$listing")"
 [[ $colls == "$coll" && $rows_mon == 200 && $rows_sun == 220 ]] ||
     fail "sets hold $colls with $rows_mon/$rows_sun rows, expected $coll with 200/220"
-ok "backup-verify --list: 6 verified sets, Monday 200 rows, Sunday 220"
+ok "backup-verify --list: 7 verified sets (Thursday's resumed), Monday 200 rows, Sunday 220"
 parts=$("$bin/s3-ls" --recursive "$url/2026-11-22T021500Z/" | grep -c "/$coll/part-") || true
 ((parts >= 2)) || fail "PART_ROWS=100 should cut the set into several parts, found $parts"
 "$bin/s3-ls" --recursive "$url/" | grep -q '\.sha256$' && fail "backup.sh left s3-put sidecars (--no-sidecar)"
@@ -203,13 +218,14 @@ expect_rc 0
 expected="would delete 2026-11-15T021500Z $url/2026-11-15T021500Z/
 would delete 2026-11-16T021500Z $url/2026-11-16T021500Z/
 would delete 2026-11-17T021500Z $url/2026-11-17T021500Z/
-would delete 2026-11-18T021500Z $url/2026-11-18T021500Z/"
+would delete 2026-11-18T021500Z $url/2026-11-18T021500Z/
+would delete 2026-11-19T021500Z $url/2026-11-19T021500Z/"
 [[ $(cat "$work/prune-dry.out") == "$expected" ]] || fail "prune.sh --dry-run printed:
 $(cat "$work/prune-dry.out")
 expected:
 $expected"
-[[ $(live_sets | wc -l) == 8 ]] || fail "prune.sh --dry-run deleted something"
-ok "prune.sh --dry-run (retention 7 days, KEEP_MIN 3, now $PRUNE_NOW) names the 4 sets it would delete and deletes none"
+[[ $(live_sets | wc -l) == 9 ]] || fail "prune.sh --dry-run deleted something"
+ok "prune.sh --dry-run (retention 7 days, KEEP_MIN 3, now $PRUNE_NOW) names the 5 sets it would delete and deletes none"
 step prune "$scripts/prune.sh"
 expect_rc 0
 [[ $(sed 's/^deleted/would delete/' "$work/prune.out") == "$expected" ]] || fail "prune.sh deleted: $(cat "$work/prune.out")"
@@ -220,10 +236,10 @@ printf '%s\n' "$listing" >"$work/list-pruned.txt"
 2026-11-22T021500Z verified
 2026-11-29T230000Z incomplete" ]] || fail "after prune.sh: $listing"
 if "$bin/s3-ls" --recursive "$url/2026-11-16T021500Z/" >/dev/null 2>&1; then fail "Monday's objects are still there"; fi
-ok "prune.sh deleted 4 sets (incomplete 15th included) and kept the newest KEEP_MIN=3 verified sets, all older than the retention, and the recent incomplete one"
+ok "prune.sh deleted 5 sets (incomplete 15th included) and kept the newest KEEP_MIN=3 verified sets, all older than the retention, and the recent incomplete one"
 has_series "$metrics/milvus_backup_prune.prom" milvus_backup_prune_deleted_sets
-[[ $(metric "$metrics/milvus_backup_prune.prom" milvus_backup_prune_deleted_sets) == 4 ]] || fail "milvus_backup_prune_deleted_sets is not 4"
-ok "milvus_backup_prune.prom: 4 deleted sets"
+[[ $(metric "$metrics/milvus_backup_prune.prom" milvus_backup_prune_deleted_sets) == 5 ]] || fail "milvus_backup_prune_deleted_sets is not 5"
+ok "milvus_backup_prune.prom: 5 deleted sets"
 step prune-again "$scripts/prune.sh"
 expect_rc 0
 [[ ! -s "$work/prune-again.out" ]] || fail "a second prune deleted $(cat "$work/prune-again.out")"
