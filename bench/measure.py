@@ -1,5 +1,7 @@
 """Runs a command and prints one JSON line: wall seconds, CPU seconds
-(user + system, the command and its children) and peak RSS.
+(user + system, the command and its children), peak RSS, and the bytes it
+wrote to local disk (the kernel's block-output count, ru_oublock × 512:
+file writes, not pipes or sockets).
 
     measure.py LABEL ROWS [--stdout FILE] [--timed] [--repeat N] [--report FILE] -- CMD ARGS...
 
@@ -43,6 +45,7 @@ def run_once(cmd, rows, stdout_path, timed, report):
         "rows_per_sec": round(rows / wall, 1),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "disk_written_mib": round(usage.ru_oublock * 512 / (1 << 20), 1),
         "exit": code,
     }
     if code != 0:

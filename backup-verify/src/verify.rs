@@ -273,8 +273,8 @@ fn pick(manifest: &Manifest, name: Option<&str>) -> Option<usize> {
 /// the trailer's count and checksum (or the footer) without decoding rows.
 pub async fn verify_stream(blob: &Blob, options: &Options) -> Verified {
     let source = blob.name();
-    let bytes = match blob.digest().await {
-        Ok(Some(digest)) => digest.bytes,
+    let bytes = match blob.size().await {
+        Ok(Some(bytes)) => bytes,
         Ok(None) => {
             return Verified::failed(
                 "stream",

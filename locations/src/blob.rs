@@ -15,8 +15,9 @@ use record_stream::random_access::{RandomAccess, SharedBytes};
 use s3_pipes::Store;
 use sha2::{Digest as _, Sha256};
 use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageFailure};
 
 /// Bytes read at a time from local files.
 const LOCAL_BUFFER: usize = 1 << 20;
@@ -112,6 +113,22 @@ impl Blob {
         }
     }
 
+    /// Its size; `None` when it does not exist.
+    pub async fn size(&self) -> Result<Option<u64>> {
+        match self {
+            Blob::Local(path) => match tokio::fs::metadata(path).await {
+                Ok(meta) => Ok(Some(meta.len())),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::unreachable(self.name(), e)),
+            },
+            Blob::Remote(object) => match object.store.inner.head(&object.key).await {
+                Ok(meta) => Ok(Some(meta.size)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(Error::unreachable(self.name(), e)),
+            },
+        }
+    }
+
     /// Reads it front to back (blocking; call off the async runtime). An
     /// object is streamed by one GET, a bounded number of chunks ahead.
     pub fn reader(&self) -> Result<Box<dyn Read + Send>> {
@@ -141,7 +158,7 @@ impl Blob {
                 Ok(SharedBytes::new(Arc::new(RangedObject {
                     object: object.clone(),
                     size: head.size,
-                    windows: Mutex::new(VecDeque::new()),
+                    windows: Mutex::new(Windows::default()),
                 })))
             }
         }
@@ -218,11 +235,7 @@ impl StreamingGet {
 }
 
 fn object_error(url: &str, e: object_store::Error) -> io::Error {
-    let kind = match e {
-        object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
-        _ => io::ErrorKind::Other,
-    };
-    io::Error::new(kind, format!("{url}: {e}"))
+    StorageFailure::io(format!("{url}: {e}"))
 }
 
 impl Read for StreamingGet {
@@ -239,14 +252,44 @@ impl Read for StreamingGet {
     }
 }
 
-/// An object read by ranged GETs of at least [`RANGE_WINDOW`] bytes; the
-/// last few windows are kept, so the many small reads of a Parquet reader
-/// (page headers, pages of several columns in turn) cost few requests.
+/// An object read by ranged GETs of at least [`RANGE_WINDOW`] bytes;
+/// the last few windows are kept, so the many small reads of a Parquet
+/// reader (page headers, pages of several columns in turn) cost few
+/// requests, and the window after the newest is fetched ahead while the
+/// reader decodes (its reads move forward through the row groups).
 struct RangedObject {
     object: RemoteObject,
     size: u64,
+    windows: Mutex<Windows>,
+}
+
+#[derive(Default)]
+struct Windows {
     /// (start, bytes), newest first.
-    windows: Mutex<VecDeque<(u64, Bytes)>>,
+    kept: VecDeque<(u64, Bytes)>,
+    /// The window being fetched ahead: (start, end, its GET).
+    ahead: Option<(u64, u64, JoinHandle<object_store::Result<Bytes>>)>,
+}
+
+impl RangedObject {
+    fn url(&self) -> String {
+        self.object.store.url_of(&self.object.key)
+    }
+
+    fn fetch(&self, range: std::ops::Range<u64>) -> JoinHandle<object_store::Result<Bytes>> {
+        let object = self.object.clone();
+        self.object
+            .runtime
+            .spawn(async move { object.store.inner.get_range(&object.key, range).await })
+    }
+
+    fn wait(&self, fetch: JoinHandle<object_store::Result<Bytes>>) -> io::Result<Bytes> {
+        match self.object.runtime.block_on(fetch) {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(e)) => Err(object_error(&self.url(), e)),
+            Err(e) => Err(StorageFailure::io(format!("{}: {e}", self.url()))),
+        }
+    }
 }
 
 impl RandomAccess for RangedObject {
@@ -263,30 +306,38 @@ impl RandomAccess for RangedObject {
             .windows
             .lock()
             .map_err(|_| io::Error::other("a reader thread panicked"))?;
-        let cached = windows
-            .iter()
-            .position(|(at, bytes)| *at <= start && end <= *at + bytes.len() as u64);
-        let index = match cached {
+        let cached = |kept: &VecDeque<(u64, Bytes)>| {
+            kept.iter()
+                .position(|(at, bytes)| *at <= start && end <= *at + bytes.len() as u64)
+        };
+        let index = match cached(&windows.kept) {
             Some(index) => index,
             None => {
-                let fetch_end = (start + len.max(RANGE_WINDOW) as u64).min(self.size);
-                let url = self.object.store.url_of(&self.object.key);
-                let bytes = self
-                    .object
-                    .runtime
-                    .block_on(
-                        self.object
-                            .store
-                            .inner
-                            .get_range(&self.object.key, start..fetch_end),
-                    )
-                    .map_err(|e| object_error(&url, e))?;
-                windows.push_front((start, bytes));
-                windows.truncate(RANGE_WINDOWS_KEPT);
+                let fetched = match windows.ahead.take() {
+                    Some((from, to, fetch)) if from <= start && end <= to => {
+                        (from, self.wait(fetch)?)
+                    }
+                    other => {
+                        if let Some((_, _, fetch)) = other {
+                            fetch.abort();
+                        }
+                        let to = (start + len.max(RANGE_WINDOW) as u64).min(self.size);
+                        (start, self.wait(self.fetch(start..to))?)
+                    }
+                };
+                windows.kept.push_front(fetched);
+                windows.kept.truncate(RANGE_WINDOWS_KEPT);
                 0
             }
         };
-        let (at, bytes) = &windows[index];
+        // Fetch the window after the newest one ahead, unless it is here.
+        let (newest_at, newest) = &windows.kept[0];
+        let next = newest_at + newest.len() as u64;
+        if windows.ahead.is_none() && next < self.size {
+            let to = (next + RANGE_WINDOW as u64).min(self.size);
+            windows.ahead = Some((next, to, self.fetch(next..to)));
+        }
+        let (at, bytes) = &windows.kept[index];
         let from = (start - at) as usize;
         Ok(bytes.slice(from..from + (end - start) as usize))
     }

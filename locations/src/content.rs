@@ -95,7 +95,7 @@ fn significant(bytes: &[u8]) -> Vec<u8> {
 
 /// Recognises a read-once input (zstd is opened on the way).
 pub(crate) fn sniff(mut reader: Box<dyn Read + Send>, source: &str) -> Result<Sniffed> {
-    let unreadable = |e: io::Error| Error::unreachable(source, e);
+    let unreadable = |e: io::Error| Error::reading(source, &e);
     let mut prefix = Vec::new();
     read_ahead(&mut reader, &mut prefix, 4, |p| p.len() >= 4).map_err(unreadable)?;
     if prefix.starts_with(&ZSTD_MAGIC) {
@@ -103,8 +103,7 @@ pub(crate) fn sniff(mut reader: Box<dyn Read + Send>, source: &str) -> Result<Sn
         let decoder = zstd::Decoder::with_buffer(frame).map_err(unreadable)?;
         reader = Box::new(decoder);
         prefix = Vec::new();
-        read_ahead(&mut reader, &mut prefix, 4, |p| p.len() >= 4)
-            .map_err(|e| Error::corrupt(source, format!("zstd: {e}")))?;
+        read_ahead(&mut reader, &mut prefix, 4, |p| p.len() >= 4).map_err(unreadable)?;
     }
     if prefix.starts_with(PARQUET_MAGIC) {
         return Ok(Sniffed::Parquet(rejoin(prefix, reader)));
@@ -159,7 +158,7 @@ impl Decoder {
         let mut reader = blob.reader()?;
         let mut prefix = Vec::new();
         read_ahead(&mut reader, &mut prefix, 4, |p| p.len() >= 4)
-            .map_err(|e| Error::unreachable(source, e))?;
+            .map_err(|e| Error::reading(source, &e))?;
         if prefix.starts_with(PARQUET_MAGIC) {
             drop(reader);
             let parquet = ParquetInput::from_bytes(blob.random_access()?, source)

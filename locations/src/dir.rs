@@ -10,7 +10,7 @@ use s3_pipes::Store;
 
 use crate::blob::{Blob, RemoteObject};
 use crate::error::{Error, Kind, Result};
-use crate::write::FileWriter;
+use crate::write::{temporary_beside, FileWriter};
 
 /// A directory of files: local, or an object-store prefix.
 #[derive(Clone, Debug)]
@@ -300,11 +300,7 @@ async fn local_and_temporary(dir: &Path, rel: &str) -> std::io::Result<(PathBuf,
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent).await?;
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let tmp = temporary_beside(&path);
     Ok((path, tmp))
 }
 

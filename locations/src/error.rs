@@ -70,12 +70,23 @@ impl Error {
 
     /// A record-stream decoding error of `what`: a stream cut short (no
     /// trailer, a last line that ends mid-row, a Parquet file without its
-    /// footer) is incomplete; anything else, an I/O error aside, is corrupt.
+    /// footer) is incomplete; storage that failed is unreachable; anything
+    /// else is corrupt.
     pub fn decoding(what: &str, error: record_stream::Error) -> Self {
+        // A ranged read that failed reaches us inside the Parquet reader's error.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        while let Some(e) = cause {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if StorageFailure::is(io) {
+                    return Self::new(Kind::Unreachable, what, error.to_string());
+                }
+            }
+            cause = e.source();
+        }
         let message = match &error {
             // The place names the input already.
             record_stream::Error::Line { line, reason, .. } => format!("line {line}: {reason}"),
-            record_stream::Error::Io(e) => return Self::unreachable(what, e),
+            record_stream::Error::Io(e) => return Self::reading(what, e),
             other => other.to_string(),
         };
         let cut = [
@@ -88,5 +99,37 @@ impl Error {
         .any(|s| message.contains(s));
         let kind = if cut { Kind::Incomplete } else { Kind::Corrupt };
         Self::new(kind, what, message)
+    }
+
+    /// An error reading `what`'s bytes: the storage's own failure is
+    /// unreachable, an input that ends early incomplete, anything else (a
+    /// zstd frame that does not decode) corrupt.
+    pub fn reading(what: &str, e: &std::io::Error) -> Self {
+        let kind = if StorageFailure::is(e) {
+            Kind::Unreachable
+        } else if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Kind::Incomplete
+        } else {
+            Kind::Corrupt
+        };
+        Self::new(kind, what, format!("cannot read: {e}"))
+    }
+}
+
+/// The object store failed while a file was read through `std::io::Read`:
+/// carried inside the `io::Error` so that it is not taken for bad content.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct StorageFailure(pub(crate) String);
+
+impl StorageFailure {
+    /// An `io::Error` carrying this failure.
+    pub(crate) fn io(message: String) -> std::io::Error {
+        std::io::Error::other(StorageFailure(message))
+    }
+
+    fn is(e: &std::io::Error) -> bool {
+        e.get_ref()
+            .is_some_and(|inner| inner.is::<StorageFailure>())
     }
 }

@@ -12,6 +12,7 @@ use s3_pipes::{Store, StoreConfig};
 use crate::blob::{Blob, RemoteObject};
 use crate::dir::Dir;
 use crate::error::{Error, Kind, Result};
+use crate::write::FileWriter;
 
 /// A resolved LOCATION.
 pub enum Target {
@@ -28,6 +29,34 @@ pub fn is_url(text: &str) -> bool {
     text.contains("://")
 }
 
+/// A LOCATION that is not `-`: on local disk, or in an object store.
+enum Place {
+    Local(PathBuf),
+    Remote(s3_pipes::Location),
+}
+
+/// Where `text` (a path or a URL) points; `file://` URLs are local paths.
+fn place(text: &str) -> Result<Place> {
+    if !is_url(text) {
+        return Ok(Place::Local(PathBuf::from(text)));
+    }
+    let location = s3_pipes::Location::parse(text)
+        .map_err(|e| Error::new(Kind::Usage, text, e.to_string()))?;
+    Ok(match location.scheme {
+        Scheme::Local => Place::Local(PathBuf::from(format!("/{}", location.key))),
+        _ => Place::Remote(location),
+    })
+}
+
+/// `config` for writing: objects are created only where none exists
+/// (multipart completions are conditional), so nothing is overwritten.
+fn for_writing(config: &StoreConfig) -> StoreConfig {
+    StoreConfig {
+        create_only: true,
+        ..config.clone()
+    }
+}
+
 /// Resolves a LOCATION. An object store is asked whether the URL names an
 /// object; anything else there is taken as a prefix. A local path is a
 /// directory when one exists there, else a file.
@@ -35,21 +64,11 @@ pub async fn resolve(text: &str, config: &StoreConfig) -> Result<Target> {
     if text == "-" {
         return Ok(Target::Stdin);
     }
-    let local = |path: PathBuf| {
-        if path.is_dir() {
-            Target::Dir(Dir::Local(path))
-        } else {
-            Target::Stream(Blob::Local(path))
-        }
+    let location = match place(text)? {
+        Place::Local(path) if path.is_dir() => return Ok(Target::Dir(Dir::Local(path))),
+        Place::Local(path) => return Ok(Target::Stream(Blob::Local(path))),
+        Place::Remote(location) => location,
     };
-    if !is_url(text) {
-        return Ok(local(PathBuf::from(text)));
-    }
-    let location = s3_pipes::Location::parse(text)
-        .map_err(|e| Error::new(Kind::Usage, text, e.to_string()))?;
-    if location.scheme == Scheme::Local {
-        return Ok(local(PathBuf::from(format!("/{}", location.key))));
-    }
     let store = open_store(&location, config)?;
     if location.is_object() {
         match store.inner.head(&location.key).await {
@@ -66,23 +85,33 @@ pub async fn resolve(text: &str, config: &StoreConfig) -> Result<Target> {
 
 /// The directory or prefix a backup set is written into: a path or
 /// `file://` URL (a local directory, created as needed), or an object-store
-/// URL (a prefix). Objects are created only where none exists: multipart
-/// completions are conditional, so a set is never overwritten.
+/// URL (a prefix) where no object is ever overwritten.
 pub fn set_dir(text: &str, config: &StoreConfig) -> Result<Dir> {
-    if !is_url(text) {
-        return Ok(Dir::Local(PathBuf::from(text)));
+    match place(text)? {
+        Place::Local(path) => Ok(Dir::Local(path)),
+        Place::Remote(mut location) => {
+            location.trailing_slash = true;
+            Ok(Dir::Remote(open_store(&location, &for_writing(config))?))
+        }
     }
-    let mut location = s3_pipes::Location::parse(text)
-        .map_err(|e| Error::new(Kind::Usage, text, e.to_string()))?;
-    if location.scheme == Scheme::Local {
-        return Ok(Dir::Local(PathBuf::from(format!("/{}", location.key))));
+}
+
+/// A stream written to a path or `file://` URL, or to an object (which
+/// must not exist yet): it appears under its name only when finished (see
+/// [`FileWriter`]). Call inside the runtime.
+pub fn create_file(text: &str, config: &StoreConfig) -> Result<FileWriter> {
+    match place(text)? {
+        Place::Local(path) => FileWriter::local(path),
+        Place::Remote(location) if !location.is_object() => Err(Error::new(
+            Kind::Usage,
+            text,
+            "names a bucket or prefix: give the object's full key",
+        )),
+        Place::Remote(location) => Ok(FileWriter::remote(open_store(
+            &location,
+            &for_writing(config),
+        )?)),
     }
-    location.trailing_slash = true;
-    let config = StoreConfig {
-        create_only: true,
-        ..config.clone()
-    };
-    Ok(Dir::Remote(open_store(&location, &config)?))
 }
 
 /// Opens the store of `location` (no request is made yet).

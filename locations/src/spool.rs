@@ -39,11 +39,8 @@ impl Spool {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // The input's fault, not the spool's: a cut or unreadable stream.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    return Err(Error::incomplete(what, format!("truncated: {e}")))
-                }
-                Err(e) => return Err(Error::unreachable(what, e)),
+                // The input's fault, not the spool's.
+                Err(e) => return Err(Error::reading(what, &e)),
             };
             file.as_file_mut().write_all(&buffer[..n]).map_err(failed)?;
         }

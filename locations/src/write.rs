@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -49,14 +49,11 @@ enum Inner {
 }
 
 impl FileWriter {
-    /// A local file at `path`, written as `.NAME.tmp` beside it until finished.
-    pub(crate) fn local(path: PathBuf) -> Result<Self> {
+    /// A local file at `path`, written as `.NAME.tmp` beside it until
+    /// finished (then renamed over whatever `path` held).
+    pub fn local(path: PathBuf) -> Result<Self> {
         let url = path.display().to_string();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temporary = path.with_file_name(format!(".{name}.tmp"));
+        let temporary = temporary_beside(&path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| write_error(&url, e))?;
         }
@@ -180,6 +177,16 @@ impl Write for FileWriter {
             Some(Inner::Remote { .. }) | None => Ok(()),
         }
     }
+}
+
+/// `.NAME.tmp` beside `DIR/NAME`: where a local file is written until it
+/// is complete (`milvus-dump --resume` removes such leftovers).
+pub(crate) fn temporary_beside(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp"))
 }
 
 fn write_error(url: &str, e: io::Error) -> Error {

@@ -1,7 +1,6 @@
 //! The dump: prepare each collection, read its pages, write them, report.
 
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +22,8 @@ use crate::parallel;
 use crate::pk::Pk;
 use crate::reader::{self, KeyRange, Page, ReadPlan, ReadStats};
 use crate::resume;
-use crate::sink::{self, Encoder, Format, PartLimits, PartSeries};
+use crate::sink::{Encoder, Format, PartLimits, PartSeries};
+use locations::write::FileWriter;
 use milvus_wire::progress::Progress;
 
 /// Where the dump goes.
@@ -31,8 +31,9 @@ use milvus_wire::progress::Progress;
 pub enum Destination {
     /// One stream on stdout.
     Stdout,
-    /// One stream in a file (written under a temporary name, renamed when complete).
-    File(PathBuf),
+    /// One stream in a file (written under a temporary name, renamed when
+    /// complete) or an object (its upload completed when the stream is).
+    File(String),
     /// A backup set: a directory or object-store prefix of parts plus
     /// `manifest.json`, written last.
     Set {
@@ -72,6 +73,8 @@ pub struct DumpOptions {
     pub connect: milvus_wire::ConnectOptions,
     /// Continue an interrupted backup set.
     pub resume: bool,
+    /// How to reach object storage (for URL destinations).
+    pub store: s3_pipes::StoreConfig,
 }
 
 /// Summary of one collection's dump.
@@ -460,19 +463,38 @@ async fn read_in_parallel(
     Ok(parallel::read_parallel(client, connections, read, tx).await?)
 }
 
-/// Output stream for stdout / a file.
-type StreamOut = BufWriter<Box<dyn Write + Send>>;
+/// Where a stream goes: stdout, or a file or object that appears under its
+/// name only when the dump is complete.
+enum StreamTarget {
+    Stdout(io::Stdout),
+    File(FileWriter),
+}
+
+impl Write for StreamTarget {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            StreamTarget::Stdout(out) => out.write(buf),
+            StreamTarget::File(file) => file.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            StreamTarget::Stdout(out) => out.flush(),
+            StreamTarget::File(file) => file.flush(),
+        }
+    }
+}
 
 /// Counts the bytes that pass through.
 struct CountingWriter<W> {
     inner: W,
-    bytes: Arc<AtomicU64>,
+    bytes: u64,
 }
 
 impl<W: Write> Write for CountingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        self.bytes += n as u64;
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -480,19 +502,8 @@ impl<W: Write> Write for CountingWriter<W> {
     }
 }
 
-/// Removes a temporary output file unless disarmed (the dump completed).
-struct RemoveOnDrop(Option<PathBuf>);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// One collection as one stream, on stdout or into a file that appears (by
-/// rename) only when complete. Returns the summary and the bytes written.
+/// One collection as one stream, on stdout or into a file or object that
+/// appears only when complete. Returns the summary and the bytes written.
 async fn dump_stream(
     client: &Milvus,
     name: &str,
@@ -500,23 +511,19 @@ async fn dump_stream(
     written: Arc<AtomicU64>,
 ) -> anyhow::Result<(CollectionSummary, u64)> {
     let mut prepared = prepare(client, name, options).await?;
-    let mut temp_file = RemoveOnDrop(None);
-    let raw: Box<dyn Write + Send> = match &options.destination {
-        Destination::File(path) => {
-            let tmp = sink::temp_path(path);
-            let file = std::fs::File::create(&tmp)
-                .with_context(|| format!("cannot create {}", tmp.display()))?;
-            temp_file.0 = Some(tmp);
-            Box::new(file)
+    let target = match &options.destination {
+        Destination::File(location) => {
+            StreamTarget::File(locations::location::create_file(location, &options.store)?)
         }
-        _ => Box::new(io::stdout()),
+        _ => StreamTarget::Stdout(io::stdout()),
     };
-    let bytes = Arc::new(AtomicU64::new(0));
-    let counted: Box<dyn Write + Send> = Box::new(CountingWriter {
-        inner: raw,
-        bytes: bytes.clone(),
-    });
-    let out: StreamOut = BufWriter::with_capacity(1 << 20, counted);
+    let out = BufWriter::with_capacity(
+        1 << 20,
+        CountingWriter {
+            inner: target,
+            bytes: 0,
+        },
+    );
     // The header (written first) records the snapshot: open it before the encoder.
     let count_before = begin(client, &mut prepared, options).await?;
     let encoder = Encoder::new(
@@ -547,14 +554,18 @@ async fn dump_stream(
     drop(progress);
     release_if_loaded(client, &prepared).await;
     let (encoder, summary) = result?;
-    let out = encoder.finish(None)?;
-    // Flush and close the file before it gets its final name.
-    drop(out.into_inner().map_err(|e| e.into_error())?);
-    if let (Destination::File(path), Some(tmp)) = (&options.destination, temp_file.0.take()) {
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+    let counted = encoder
+        .finish(None)?
+        .into_inner()
+        .map_err(|e| e.into_error())?;
+    let bytes = counted.bytes;
+    match counted.inner {
+        StreamTarget::File(file) => tokio::task::spawn_blocking(move || file.finish())
+            .await
+            .context("the file writer panicked")??,
+        StreamTarget::Stdout(mut out) => out.flush()?,
     }
-    Ok((summary, bytes.load(Ordering::Relaxed)))
+    Ok((summary, bytes))
 }
 
 /// Runs the dump. Returns the summary; the caller decides the exit code.
@@ -694,7 +705,7 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
         rows_per_sec: rows as f64 / seconds.max(1e-9),
         output: match &options.destination {
             Destination::Stdout => "-".into(),
-            Destination::File(p) => p.display().to_string(),
+            Destination::File(location) => location.clone(),
             Destination::Set { dir, .. } => dir.url(""),
         },
     })

@@ -54,9 +54,11 @@ struct Args {
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     format: Format,
 
-    /// Write the stream to FILE ('-': stdout); FILE appears only when complete.
+    /// Write the stream to FILE ('-': stdout), a path or an object URL
+    /// (s3://bucket/key, ...; never over an existing object); FILE appears
+    /// only when complete.
     #[arg(short = 'o', long, value_name = "FILE", conflicts_with = "out_dir")]
-    output: Option<PathBuf>,
+    output: Option<String>,
 
     /// Write a backup set: DIR/<collection>/part-NNNNN.<ext> and
     /// DIR/manifest.json (last, never over an existing one). DIR is a local
@@ -213,7 +215,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
                 }),
             },
         },
-        (None, Some(path)) if path.as_os_str() != "-" => Destination::File(path.clone()),
+        (None, Some(location)) if location != "-" => Destination::File(location.clone()),
         _ => Destination::Stdout,
     };
     let dump_options = DumpOptions {
@@ -230,6 +232,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         jobs: args.jobs as usize,
         connect: options.clone(),
         resume: args.resume,
+        store: args.store.store_config(),
     };
 
     if args.schema_only {

@@ -118,7 +118,12 @@ pub async fn scan_collection(
     }
     for index in 0.. {
         let relative = format!("{name}/part-{index:05}.{extension}");
-        let Ok(Some(part)) = read_json::<Part>(dir, &part_record_path(&relative)).await else {
+        // A record that is missing or unreadable (cut when the run was
+        // killed) ends the trusted parts; storage that fails ends the resume.
+        let Some(record) = dir.read(&part_record_path(&relative)).await? else {
+            break;
+        };
+        let Ok(part) = serde_json::from_slice::<Part>(&record) else {
             break;
         };
         match dir.blob(&relative).digest().await? {

@@ -1,7 +1,6 @@
 //! Where batches go: one stream (stdout or a file), or a backup set of parts.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 
 use arrow::datatypes::SchemaRef;
 use locations::write::FileWriter;
@@ -140,15 +139,6 @@ impl<W: Write + Send> Encoder<W> {
             Encoder::Parquet(w) => w.bytes_written() as u64,
         }
     }
-}
-
-/// `dir/.name.tmp` for `dir/name`.
-pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp"))
 }
 
 type PartFile = HashingWriter<FileWriter>;

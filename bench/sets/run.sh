@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Backup sets in object storage against sets on local disk, and the formats
+# a backup can take. The dump benchmark's data (100,000 rows × 768-dim
+# FLOAT_VECTOR + INT64 pk + 200-char VARCHAR) on Milvus 2.3.5, SeaweedFS's S3
+# gateway on the same machine. In one run it measures:
+#
+#   (a) rounds (--rounds, default 3), interleaved so the machine's drift hits
+#       every kind alike:
+#       milvus-dump --format parquet > /dev/null       (the stream, no set)
+#       milvus-dump --format parquet --out-dir DIR      (a set on local disk)
+#       milvus-dump --format parquet --out-dir s3://... (a set in the store)
+#       milvus-load DIR into a fresh target             (a set on local disk)
+#       milvus-load s3://... into a fresh target        (the same set in the store)
+#   (b) once per backup format (Parquet; Parquet with zstd inside; JSONL with
+#       a zstd frame, backup.sh's old default), written to s3://: the dump,
+#       backup-verify of the set, milvus-load of the set; bytes stored.
+#
+# Each line is measure.py's JSON: rows/s, client CPU seconds, peak RSS and
+# the bytes the tool wrote to local disk (disk_written_mib); plus the CPU the
+# S3 server spent meanwhile (s3_server_cpu_seconds: it shares the machine's 2
+# cores with Milvus and the client), and the set's stored bytes where one is
+# written.
+#
+#   bench/sets/run.sh [--rows N] [--rounds N] [--uri URI]
+#
+# --uri: a Milvus 2.3.5 already running (only one can run per machine); its
+#   bench collections are dropped at exit. SeaweedFS is always started here.
+# Loads go into an empty, unindexed, unloaded target (bench/load/make_target.py,
+# `--if-exists append --no-load`), checked afterwards to hold exactly the rows
+# (bench/load/check_target.py), as bench/load does.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+
+rows=100000 rounds=3 uri=
+usage="usage: $0 [--rows N] [--rounds N] [--uri URI]"
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --rows) rows=$2; shift 2 ;;
+        --rounds) rounds=$2; shift 2 ;;
+        --uri) uri=$2; shift 2 ;;
+        *) echo "$usage" >&2; exit 2 ;;
+    esac
+done
+
+bash scripts/setup-env.sh
+cargo build --release --locked -p milvus-dump -p milvus-load -p backup-verify
+# shellcheck source=../../scripts/lib/servers.sh
+source scripts/lib/servers.sh
+# shellcheck source=../../scripts/lib/s3-server.sh
+source scripts/lib/s3-server.sh
+unset MP_RUN_DIR
+mp_run_dir >/dev/null
+py="$MP_VENV/main/bin/python"
+bin=target/release
+src=bench_sets_src target=bench_sets_target dim=768
+own_server=0
+cleanup() {
+    [[ -z $uri ]] || "$py" bench/load/make_target.py --drop "$uri" "$src" "$target" || true
+    stop_servers
+    rm -rf "$MP_RUN_DIR"
+}
+trap cleanup EXIT
+if [[ -z $uri ]]; then
+    start_milvus235
+    own_server=1
+fi
+start_s3_server
+export AWS_ENDPOINT_URL=$MP_TEST_S3_ENDPOINT
+if [[ $own_server == 1 ]]; then
+    wait_milvus235
+    uri=$MP_TEST_MILVUS235_URI
+fi
+bucket="bench-sets-$$"
+"$py" -c 'import sys, boto3; boto3.client("s3", endpoint_url=sys.argv[1]).create_bucket(Bucket=sys.argv[2])' \
+    "$MP_TEST_S3_ENDPOINT" "$bucket"
+echo "bench: seeding $rows rows × $dim dims ($uri) ..." >&2
+"$py" test-harness/py/seed.py bench --uri "$uri" --name "$src" --rows "$rows" --dim "$dim"
+sleep 10
+
+# The S3 server's CPU seconds so far (user + system, from /proc).
+s3_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$(cat "$MP_RUN_DIR/s3.pid")/stat"
+}
+# measure LABEL ROWS -- CMD...: measure.py's line, with the S3 server's CPU.
+measure() {
+    local before line
+    before=$(s3_cpu)
+    line=$("$py" bench/measure.py "$@") || true
+    "$py" -c 'import json, sys; d = json.loads(sys.argv[1]); d["s3_server_cpu_seconds"] = round(float(sys.argv[3]) - float(sys.argv[2]), 2); print(json.dumps(d))' \
+        "$line" "$before" "$(s3_cpu)"
+}
+# The stored bytes of a set (its manifest's collections).
+set_bytes() {
+    "$bin/backup-verify" --json --checksums-only "$1" | "$py" -c 'import json, sys; print(json.load(sys.stdin)["bytes"])'
+}
+# with_bytes LINE SET: LINE with the set's stored bytes added.
+with_bytes() {
+    "$py" -c 'import json, sys; d = json.loads(sys.argv[1]); d["set_bytes"] = int(sys.argv[2]); print(json.dumps(d))' "$1" "$(set_bytes "$2")"
+}
+dump() { "$bin/milvus-dump" --uri "$uri" -q -c "$src" "$@"; }
+# load LABEL SET: milvus-load SET into a fresh target, checked to hold every row.
+load() {
+    local label=$1 set=$2 line
+    "$py" bench/load/make_target.py "$uri" "$target" "$dim"
+    line=$(measure "$label" "$rows" -- "$bin/milvus-load" --uri "$uri" -q -c "$target" \
+        --if-exists append --no-load "$set") || true
+    if ! "$py" bench/load/check_target.py "$uri" "$target" "$rows"; then
+        line="{\"label\": \"$label\", \"failed\": true, \"reason\": \"the target does not hold the rows loaded\"}"
+    fi
+    echo "$line"
+    sleep 5
+}
+
+echo "{\"bench\": \"sets\", \"server\": \"milvus235\", \"rows\": $rows, \"rounds\": $rounds, \"cores\": $(nproc)}"
+for ((round = 1; round <= rounds; round++)); do
+    dir=$MP_RUN_DIR/set-$round s3="s3://$bucket/round-$round/"
+    measure "a$round dump parquet > /dev/null" "$rows" -- "$bin/milvus-dump" --uri "$uri" -q -c "$src" --format parquet
+    line=$(measure "a$round dump parquet --out-dir DIR" "$rows" -- "$bin/milvus-dump" --uri "$uri" -q -c "$src" \
+        --format parquet --out-dir "$dir")
+    with_bytes "$line" "$dir"
+    line=$(measure "a$round dump parquet --out-dir s3://" "$rows" -- "$bin/milvus-dump" --uri "$uri" -q -c "$src" \
+        --format parquet --out-dir "$s3")
+    with_bytes "$line" "$s3"
+    load "a$round load from DIR" "$dir"
+    load "a$round load from s3://" "$s3"
+    rm -rf "$dir"
+done
+
+for format in "parquet" "parquet --zstd" "jsonl --zstd"; do
+    # shellcheck disable=SC2086 # the format's flags, split on purpose
+    set -- $format
+    s3="s3://$bucket/format-${format// /}/"
+    line=$(measure "b dump $format --out-dir s3://" "$rows" -- "$bin/milvus-dump" --uri "$uri" -q -c "$src" \
+        --format "$@" --out-dir "$s3")
+    with_bytes "$line" "$s3"
+    measure "b backup-verify $format set" "$rows" -- "$bin/backup-verify" -q "$s3"
+    load "b load $format set from s3://" "$s3"
+done
