@@ -209,8 +209,8 @@ ok "milvus_backup_verify.prom: Sunday's set verified, every series present"
 # --- Retention. An old incomplete set (an upload cut short) and one still
 # being written (younger than the retention) sit beside the week.
 for stray in 2026-11-15T021500Z 2026-11-29T230000Z; do
-    "$bin/s3-get" -q "$url/2026-11-16T021500Z/$coll/part-00000.jsonl.zst" |
-        "$bin/s3-put" -q --no-sidecar "$url/$stray/$coll/part-00000.jsonl.zst" >/dev/null
+    "$bin/s3-get" -q "$url/2026-11-16T021500Z/$coll/part-00000.parquet" |
+        "$bin/s3-put" -q --no-sidecar "$url/$stray/$coll/part-00000.parquet" >/dev/null
 done
 export PRUNE_NOW=2026-11-30T12:00:00Z RETENTION_DAYS=7 KEEP_MIN=3
 step prune-dry "$scripts/prune.sh" --dry-run
@@ -308,7 +308,7 @@ has_series "$fresh" milvus_backup_newest_set_age_seconds
 ok "backup-verify --max-age 26h at Tuesday 12:00: stale (exit 12), newest set age 207900 s in the metrics"
 
 # --- One corrupt byte in one part of Friday's set.
-part="$coll/part-00001.jsonl.zst"
+part="$coll/part-00001.parquet"
 "$bin/s3-get" -q "$url/2026-11-20T021500Z/$part" -o "$work/part"
 "$py" - "$work/part" <<'PY'
 import sys
@@ -331,7 +331,7 @@ ok "restore.sh from the corrupt set: milvus-load refuses it (exit 3), nothing cr
 step backup-local env BACKUP_URL="file://$work/local" BACKUP_SET_NAME=2026-11-23T021500Z METRICS_DIR= PART_ROWS= BACKUP_ZSTD=0 "$scripts/backup.sh"
 expect_rc 0
 [[ -f "$work/local/2026-11-23T021500Z/manifest.json" && -f "$work/local/2026-11-23T021500Z/verified.json" &&
-    -f "$work/local/2026-11-23T021500Z/$coll/part-00000.jsonl" ]] || fail "file:// set incomplete: $(find "$work/local")"
+    -f "$work/local/2026-11-23T021500Z/$coll/part-00000.parquet" ]] || fail "file:// set incomplete: $(find "$work/local")"
 ok "backup.sh to file://: the set, its manifest and verified.json on disk"
 step snapshot env COLLECTIONS="$coll" SNAPSHOT_PVCS="milvus-etcd,milvus-minio" SNAPSHOT_STAMP=20261122-021500 SNAPSHOT_DRY_RUN=1 "$scripts/snapshot.sh"
 expect_rc 0
