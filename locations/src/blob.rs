@@ -283,12 +283,29 @@ impl RangedObject {
             .spawn(async move { object.store.inner.get_range(&object.key, range).await })
     }
 
-    fn wait(&self, fetch: JoinHandle<object_store::Result<Bytes>>) -> io::Result<Bytes> {
-        match self.object.runtime.block_on(fetch) {
-            Ok(Ok(bytes)) => Ok(bytes),
-            Ok(Err(e)) => Err(object_error(&self.url(), e)),
-            Err(e) => Err(StorageFailure::io(format!("{}: {e}", self.url()))),
+    /// The bytes of `fetch` (of `range`). Some S3 servers (SeaweedFS, now
+    /// and then) answer a ranged GET with the whole object, which
+    /// object_store refuses and does not retry itself: asked again, they
+    /// answer right.
+    fn wait(
+        &self,
+        mut fetch: JoinHandle<object_store::Result<Bytes>>,
+        range: std::ops::Range<u64>,
+    ) -> io::Result<Bytes> {
+        const ATTEMPTS: usize = 3;
+        for attempt in 1.. {
+            match self.object.runtime.block_on(fetch) {
+                Ok(Ok(bytes)) => return Ok(bytes),
+                Ok(Err(e))
+                    if attempt < ATTEMPTS && e.to_string().contains("non-partial response") =>
+                {
+                    fetch = self.fetch(range.clone());
+                }
+                Ok(Err(e)) => return Err(object_error(&self.url(), e)),
+                Err(e) => return Err(StorageFailure::io(format!("{}: {e}", self.url()))),
+            }
         }
+        unreachable!("the loop returns")
     }
 }
 
@@ -313,18 +330,17 @@ impl RandomAccess for RangedObject {
         let index = match cached(&windows.kept) {
             Some(index) => index,
             None => {
-                let fetched = match windows.ahead.take() {
-                    Some((from, to, fetch)) if from <= start && end <= to => {
-                        (from, self.wait(fetch)?)
-                    }
+                let (from, to, fetch) = match windows.ahead.take() {
+                    Some((from, to, fetch)) if from <= start && end <= to => (from, to, fetch),
                     other => {
                         if let Some((_, _, fetch)) = other {
                             fetch.abort();
                         }
                         let to = (start + len.max(RANGE_WINDOW) as u64).min(self.size);
-                        (start, self.wait(self.fetch(start..to))?)
+                        (start, to, self.fetch(start..to))
                     }
                 };
+                let fetched = (from, self.wait(fetch, from..to)?);
                 windows.kept.push_front(fetched);
                 windows.kept.truncate(RANGE_WINDOWS_KEPT);
                 0

@@ -89,22 +89,23 @@ impl Dir {
         }
     }
 
+    fn cannot_write(&self, rel: &str, e: &dyn std::fmt::Display) -> Error {
+        Error::new(
+            Kind::Unreachable,
+            self.url(rel),
+            format!("cannot write: {e}"),
+        )
+    }
+
     /// Writes a small file (replacing it; locally by rename, so a reader
     /// sees the old content or the new, never half of it).
     pub async fn write(&self, rel: &str, bytes: Vec<u8>) -> Result<()> {
-        let failed = |e: &dyn std::fmt::Display| {
-            Error::new(
-                Kind::Unreachable,
-                self.url(rel),
-                format!("cannot write: {e}"),
-            )
-        };
+        let failed = |e: &dyn std::fmt::Display| self.cannot_write(rel, e);
         match self {
             Dir::Local(dir) => {
-                let (path, tmp) = local_and_temporary(dir, rel)
+                let (path, tmp) = write_aside(dir, rel, &bytes)
                     .await
                     .map_err(|e| failed(&e))?;
-                write_synced(&tmp, &bytes).await.map_err(|e| failed(&e))?;
                 tokio::fs::rename(&tmp, &path).await.map_err(|e| failed(&e))
             }
             Dir::Remote(store) => {
@@ -122,19 +123,12 @@ impl Dir {
     /// never overwritten). Returns `false`, writing nothing, when it exists.
     /// Locally the content appears whole (written aside, then linked).
     pub async fn create(&self, rel: &str, bytes: Vec<u8>) -> Result<bool> {
-        let failed = |e: &dyn std::fmt::Display| {
-            Error::new(
-                Kind::Unreachable,
-                self.url(rel),
-                format!("cannot write: {e}"),
-            )
-        };
+        let failed = |e: &dyn std::fmt::Display| self.cannot_write(rel, e);
         match self {
             Dir::Local(dir) => {
-                let (path, tmp) = local_and_temporary(dir, rel)
+                let (path, tmp) = write_aside(dir, rel, &bytes)
                     .await
                     .map_err(|e| failed(&e))?;
-                write_synced(&tmp, &bytes).await.map_err(|e| failed(&e))?;
                 let linked = tokio::fs::hard_link(&tmp, &path).await;
                 let _ = tokio::fs::remove_file(&tmp).await;
                 match linked {
@@ -293,24 +287,21 @@ impl Dir {
     }
 }
 
-/// The local path of `rel` in `dir` (its directory created) and a
-/// temporary name beside it: `.NAME.tmp`.
-async fn local_and_temporary(dir: &Path, rel: &str) -> std::io::Result<(PathBuf, PathBuf)> {
+/// Writes `bytes` for `rel` in `dir` under a temporary name beside it
+/// (`.NAME.tmp`, its directory created), and waits for the disk: a record
+/// or a manifest must survive a crash once it has its name. Returns the
+/// final path and the temporary one.
+async fn write_aside(dir: &Path, rel: &str, bytes: &[u8]) -> std::io::Result<(PathBuf, PathBuf)> {
+    use tokio::io::AsyncWriteExt as _;
     let path = dir.join(rel);
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent).await?;
     }
     let tmp = temporary_beside(&path);
-    Ok((path, tmp))
-}
-
-/// Writes `bytes` to `path` and waits for the disk (a record or a manifest
-/// must survive a crash once it has its name).
-async fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use tokio::io::AsyncWriteExt as _;
-    let mut file = tokio::fs::File::create(path).await?;
+    let mut file = tokio::fs::File::create(&tmp).await?;
     file.write_all(bytes).await?;
-    file.sync_all().await
+    file.sync_all().await?;
+    Ok((path, tmp))
 }
 
 fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, u64)>) -> std::io::Result<()> {
