@@ -174,7 +174,7 @@ impl Blob {
 }
 
 /// Size and sha256 of everything `reader` yields.
-pub fn hash(mut reader: impl Read) -> io::Result<Digest> {
+fn hash(mut reader: impl Read) -> io::Result<Digest> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; LOCAL_BUFFER];
     let mut bytes = 0u64;

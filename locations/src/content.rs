@@ -323,16 +323,6 @@ enum Rows {
 }
 
 impl Batches {
-    /// The name errors carry.
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
-    /// Rows returned so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
-    }
-
     /// After the last batch: a headered JSONL stream must have ended in its
     /// trailer (whose count and checksum the reader checked), a Parquet
     /// file must have held the rows its footer says. Returns the rows read.
@@ -386,6 +376,21 @@ impl Iterator for Batches {
         }
         batch
     }
+}
+
+/// Average bytes per row from the footer of a Parquet file (`None` for any
+/// other content, or when it cannot be read): what sizes insert batches
+/// before a row is read. Reads only the first bytes and the footer. Blocking.
+pub fn parquet_average_row_bytes(blob: &Blob, source: &str) -> Option<u64> {
+    let mut reader = blob.reader().ok()?;
+    let mut prefix = Vec::new();
+    read_ahead(&mut reader, &mut prefix, 4, |p| p.len() >= 4).ok()?;
+    drop(reader);
+    if !prefix.starts_with(PARQUET_MAGIC) {
+        return None;
+    }
+    let parquet = ParquetInput::from_bytes(blob.random_access().ok()?, source).ok()?;
+    Some(parquet.average_row_bytes()).filter(|b| *b > 0)
 }
 
 /// Proves a stream whole without decoding its rows: a JSONL stream's

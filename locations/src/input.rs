@@ -18,7 +18,7 @@ use record_stream::manifest::Part;
 use s3_pipes::StoreConfig;
 
 use crate::blob::Blob;
-use crate::content::{sniff, Decoder, Layout, Sniffed};
+use crate::content::{parquet_average_row_bytes, sniff, Decoder, Layout, Sniffed};
 use crate::error::{Error, Result};
 use crate::location::{resolve, Target};
 use crate::set;
@@ -37,7 +37,8 @@ pub struct Input {
     pub units: Vec<Unit>,
     /// A set's parts, parallel to `units` (empty for a stream).
     pub parts: Vec<Part>,
-    /// Average bytes per row, when known before reading (a Parquet footer).
+    /// Average bytes per row, when known before reading (the footer of a
+    /// Parquet stream, or of a set's first part).
     pub average_row_bytes: Option<u64>,
     /// Spooled copies (stdin), removed with the input.
     _spooled: Option<tempfile::TempPath>,
@@ -112,12 +113,25 @@ pub async fn open(
                 .await
                 .into_iter()
                 .collect::<Result<_>>()?;
+            let average_row_bytes = match units.first() {
+                Some(Unit {
+                    source,
+                    content: UnitContent::File(blob),
+                }) => {
+                    let (blob, source) = (blob.clone(), source.clone());
+                    tokio::task::spawn_blocking(move || parquet_average_row_bytes(&blob, &source))
+                        .await
+                        .ok()
+                        .flatten()
+                }
+                _ => None,
+            };
             Ok(Input {
                 header: Some(entry.header),
                 rows: Some(entry.rows),
                 units,
                 parts: entry.parts,
-                average_row_bytes: None,
+                average_row_bytes,
                 _spooled: None,
             })
         }

@@ -46,7 +46,8 @@ pub enum IfExists {
 /// Everything a restore needs besides the connection.
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
-    /// `-`, a stream file, or a backup-set directory.
+    /// `-`, a stream (a file or an object URL), or a backup set (a
+    /// directory or an object-store prefix).
     pub location: String,
     /// The collection to take from a set holding several.
     pub pick: Option<String>,
