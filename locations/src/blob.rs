@@ -3,7 +3,7 @@
 //! first, then the column chunks), without a local copy.
 
 use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io::{self, BufReader, Read, Write as _};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -11,15 +11,15 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use object_store::path::Path as Key;
 use object_store::ObjectStoreExt as _;
+use record_stream::hashing::HashingWriter;
 use record_stream::random_access::{RandomAccess, SharedBytes};
 use s3_pipes::Store;
-use sha2::{Digest as _, Sha256};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result, StorageFailure};
 
-/// Bytes read at a time from local files.
+/// Bytes read at a time from local files while hashing them.
 const LOCAL_BUFFER: usize = 1 << 20;
 /// Response chunks of a streaming GET buffered ahead of the reader.
 const STREAM_READ_AHEAD: usize = 64;
@@ -68,6 +68,14 @@ pub struct Digest {
     pub sha256: String,
 }
 
+impl Digest {
+    /// What `hashing` counted and hashed.
+    fn of(hashing: HashingWriter<io::Sink>) -> Self {
+        let (_, bytes, sha256) = hashing.finish();
+        Self { bytes, sha256 }
+    }
+}
+
 impl Blob {
     /// Its path or URL, as errors and reports name it.
     pub fn name(&self) -> String {
@@ -83,7 +91,14 @@ impl Blob {
             Blob::Local(path) => {
                 let path = path.clone();
                 tokio::task::spawn_blocking(move || match std::fs::File::open(&path) {
-                    Ok(file) => hash(file).map(Some),
+                    Ok(file) => {
+                        let mut hashing = HashingWriter::new(io::sink());
+                        io::copy(
+                            &mut BufReader::with_capacity(LOCAL_BUFFER, file),
+                            &mut hashing,
+                        )?;
+                        Ok(Some(Digest::of(hashing)))
+                    }
                     Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
                     Err(e) => Err(e),
                 })
@@ -98,17 +113,14 @@ impl Blob {
                     Err(e) => return Err(Error::unreachable(self.name(), e)),
                 };
                 let mut stream = result.into_stream();
-                let mut hasher = Sha256::new();
-                let mut bytes = 0u64;
+                let mut hashing = HashingWriter::new(io::sink());
                 while let Some(chunk) = stream.next().await {
                     let chunk = chunk.map_err(|e| Error::unreachable(self.name(), e))?;
-                    hasher.update(&chunk);
-                    bytes += chunk.len() as u64;
+                    hashing
+                        .write_all(&chunk)
+                        .map_err(|e| Error::unreachable(self.name(), e))?;
                 }
-                Ok(Some(Digest {
-                    bytes,
-                    sha256: hex::encode(hasher.finalize()),
-                }))
+                Ok(Some(Digest::of(hashing)))
             }
         }
     }
@@ -171,27 +183,6 @@ impl Blob {
             Error::unreachable(self.name(), e)
         }
     }
-}
-
-/// Size and sha256 of everything `reader` yields.
-fn hash(mut reader: impl Read) -> io::Result<Digest> {
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; LOCAL_BUFFER];
-    let mut bytes = 0u64;
-    loop {
-        let n = match reader.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buffer[..n]);
-        bytes += n as u64;
-    }
-    Ok(Digest {
-        bytes,
-        sha256: hex::encode(hasher.finalize()),
-    })
 }
 
 /// One GET streamed into a bounded channel by a task on the runtime, read
