@@ -378,21 +378,6 @@ impl Iterator for Batches {
     }
 }
 
-/// Average bytes per row from the footer of a Parquet file (`None` for any
-/// other content, or when it cannot be read): what sizes insert batches
-/// before a row is read. Reads only the first bytes and the footer. Blocking.
-pub fn parquet_average_row_bytes(blob: &Blob, source: &str) -> Option<u64> {
-    let mut reader = blob.reader().ok()?;
-    let mut prefix = Vec::new();
-    read_ahead(&mut reader, &mut prefix, 4, |p| p.len() >= 4).ok()?;
-    drop(reader);
-    if !prefix.starts_with(PARQUET_MAGIC) {
-        return None;
-    }
-    let parquet = ParquetInput::from_bytes(blob.random_access().ok()?, source).ok()?;
-    Some(parquet.average_row_bytes()).filter(|b| *b > 0)
-}
-
 /// Proves a stream whole without decoding its rows: a JSONL stream's
 /// trailer (its row count, and the sha256 of everything before it), or a
 /// Parquet file's footer. Returns the header and the row count. Blocking.

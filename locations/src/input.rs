@@ -18,7 +18,7 @@ use record_stream::manifest::Part;
 use s3_pipes::StoreConfig;
 
 use crate::blob::Blob;
-use crate::content::{parquet_average_row_bytes, sniff, Decoder, Layout, Sniffed};
+use crate::content::{sniff, Decoder, Layout, Sniffed};
 use crate::error::{Error, Result};
 use crate::location::{resolve, Target};
 use crate::set;
@@ -54,7 +54,7 @@ pub struct Unit {
 enum UnitContent {
     /// Opened when its turn comes.
     File(Blob),
-    /// Read once, opened already.
+    /// Opened already (read once, or its footer read).
     Opened(Box<Decoder>),
 }
 
@@ -108,24 +108,29 @@ pub async fn open(
                     }
                 })
                 .buffered(PARTS_CHECKED_AT_ONCE);
-            let units: Vec<Unit> = checks
+            let mut units: Vec<Unit> = checks
                 .collect::<Vec<_>>()
                 .await
                 .into_iter()
                 .collect::<Result<_>>()?;
-            let average_row_bytes = match units.first() {
-                Some(Unit {
-                    source,
-                    content: UnitContent::File(blob),
-                }) => {
-                    let (blob, source) = (blob.clone(), source.clone());
-                    tokio::task::spawn_blocking(move || parquet_average_row_bytes(&blob, &source))
-                        .await
-                        .ok()
-                        .flatten()
+            // Insert batches are sized from the first part's Parquet footer,
+            // read once: the part stays open for loading.
+            let mut average_row_bytes = None;
+            if let Some(first) = units.first_mut() {
+                if let UnitContent::File(blob) = &first.content {
+                    let (blob, source, spool) = (blob.clone(), first.source.clone(), spool.clone());
+                    let opened = tokio::task::spawn_blocking(move || {
+                        Decoder::open_blob(&blob, &source, &spool)
+                    })
+                    .await;
+                    if let Ok(Ok(decoder)) = opened {
+                        if decoder.layout() == Layout::Parquet {
+                            average_row_bytes = decoder.average_row_bytes();
+                            first.content = UnitContent::Opened(Box::new(decoder));
+                        }
+                    }
                 }
-                _ => None,
-            };
+            }
             Ok(Input {
                 header: Some(entry.header),
                 rows: Some(entry.rows),
@@ -138,18 +143,16 @@ pub async fn open(
     }
 }
 
-/// An input of one file, read through `decoder`, or opened again from `blob`.
-fn one_unit(decoder: Decoder, source: &str, blob: Option<Blob>) -> Input {
+/// An input of one file, read through `decoder` (opened once: its footer or
+/// first line already read).
+fn one_unit(decoder: Decoder, source: &str) -> Input {
     Input {
         header: decoder.header().cloned(),
         rows: decoder.known_rows(),
         average_row_bytes: decoder.average_row_bytes(),
         units: vec![Unit {
             source: source.to_string(),
-            content: match blob {
-                Some(blob) => UnitContent::File(blob),
-                None => UnitContent::Opened(Box::new(decoder)),
-            },
+            content: UnitContent::Opened(Box::new(decoder)),
         }],
         parts: Vec::new(),
         _spooled: None,
@@ -158,13 +161,17 @@ fn one_unit(decoder: Decoder, source: &str, blob: Option<Blob>) -> Input {
 
 /// A file or object: a headered JSONL stream is proven complete in a first
 /// pass (as [`crate::content::prove_complete`] does) and read again when
-/// loaded; Parquet is read in place; other rows are read as they arrive.
+/// loaded; Parquet is opened once (its footer read) and read in place;
+/// other rows are read as they arrive.
 fn open_stream(blob: Blob, source: String, spool: &Spool) -> Result<Input> {
     match sniff(blob.reader()?, &source)? {
         Sniffed::Parquet(reader) => {
+            // Read in place (or, inside a zstd frame, spooled), not from here.
             drop(reader);
-            let decoder = Decoder::open_blob(&blob, &source, spool)?;
-            Ok(one_unit(decoder, &source, Some(blob)))
+            Ok(one_unit(
+                Decoder::open_blob(&blob, &source, spool)?,
+                &source,
+            ))
         }
         Sniffed::Text {
             reader,
@@ -184,10 +191,10 @@ fn open_stream(blob: Blob, source: String, spool: &Spool) -> Result<Input> {
                 _spooled: None,
             })
         }
-        sniffed => {
-            let decoder = Decoder::from_sniffed(sniffed, &source, spool)?;
-            Ok(one_unit(decoder, &source, None))
-        }
+        sniffed => Ok(one_unit(
+            Decoder::from_sniffed(sniffed, &source, spool)?,
+            &source,
+        )),
     }
 }
 
@@ -208,9 +215,9 @@ fn open_stdin(spool: &Spool) -> Result<Input> {
             input._spooled = Some(spooled);
             Ok(input)
         }
-        sniffed => {
-            let decoder = Decoder::from_sniffed(sniffed, source, spool)?;
-            Ok(one_unit(decoder, source, None))
-        }
+        sniffed => Ok(one_unit(
+            Decoder::from_sniffed(sniffed, source, spool)?,
+            source,
+        )),
     }
 }
