@@ -466,7 +466,7 @@ async fn read_in_parallel(
 /// Where a stream goes: stdout, or a file or object that appears under its
 /// name only when the dump is complete.
 enum StreamTarget {
-    Stdout(io::Stdout),
+    Stdout(BufWriter<io::Stdout>),
     File(FileWriter),
 }
 
@@ -515,15 +515,13 @@ async fn dump_stream(
         Destination::File(location) => {
             StreamTarget::File(locations::location::create_file(location, &options.store)?)
         }
-        _ => StreamTarget::Stdout(io::stdout()),
+        _ => StreamTarget::Stdout(BufWriter::with_capacity(1 << 20, io::stdout())),
     };
-    let out = BufWriter::with_capacity(
-        1 << 20,
-        CountingWriter {
-            inner: target,
-            bytes: 0,
-        },
-    );
+    // A file buffers its writes itself.
+    let out = CountingWriter {
+        inner: target,
+        bytes: 0,
+    };
     // The header (written first) records the snapshot: open it before the encoder.
     let count_before = begin(client, &mut prepared, options).await?;
     let encoder = Encoder::new(
@@ -554,10 +552,7 @@ async fn dump_stream(
     drop(progress);
     release_if_loaded(client, &prepared).await;
     let (encoder, summary) = result?;
-    let counted = encoder
-        .finish(None)?
-        .into_inner()
-        .map_err(|e| e.into_error())?;
+    let counted = encoder.finish(None)?;
     let bytes = counted.bytes;
     match counted.inner {
         StreamTarget::File(file) => tokio::task::spawn_blocking(move || file.finish())
