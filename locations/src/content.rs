@@ -14,9 +14,11 @@
 use std::io::{self, BufRead, BufReader, Read};
 
 use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
 use record_stream::header::{FieldSpec, Header, HEADER_KEY};
 use record_stream::jsonl_read::{JsonlReader, JsonlReaderStart};
 use record_stream::parquet_read::{ParquetInput, ParquetRows};
+use record_stream::random_access::SharedBytes;
 use record_stream::{PARQUET_MAGIC, ZSTD_MAGIC};
 
 use crate::blob::Blob;
@@ -174,6 +176,21 @@ impl Decoder {
             source,
             spool,
         )
+    }
+
+    /// Opens bytes already in memory by content (a part fetched whole and
+    /// checked): Parquet is read from them in place. Blocking.
+    pub fn open_bytes(bytes: Bytes, source: &str, spool: &Spool) -> Result<Decoder> {
+        if bytes.starts_with(PARQUET_MAGIC) {
+            let parquet = ParquetInput::from_bytes(SharedBytes::in_memory(bytes), source)
+                .map_err(|e| parquet_error(source, e))?;
+            return Ok(Decoder {
+                source: source.to_string(),
+                inner: Opened::Parquet(parquet),
+                _spooled: None,
+            });
+        }
+        Self::open_reader(Box::new(io::Cursor::new(bytes)), source, spool)
     }
 
     /// Opens an input that can be read only once (stdin) by content;

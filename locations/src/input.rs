@@ -1,8 +1,13 @@
-//! A LOCATION opened for loading: everything checked before the first row
-//! is handed over.
+//! A LOCATION opened for loading: no row is handed over before what it
+//! came from is proven.
 //!
-//! - A backup set: the manifest, then every part's size and sha256 (read
-//!   front to back, several parts at once; nothing is copied to disk).
+//! - A backup set: the manifest, and every part present with the size the
+//!   manifest records (one listing). Each part's sha256 is checked as it is
+//!   read, before any of its rows is handed over: a part in object storage
+//!   is fetched whole into memory (one read; see [`IN_MEMORY_PART_LIMIT`]),
+//!   hashed, then decoded from there, while the part before it loads
+//!   ([`read_ahead`]). [`Input::check_all_parts`] proves the whole set first
+//!   instead, for a load that must not touch its target until then.
 //! - A JSONL stream with a header must end in its trailer (row count and
 //!   sha256): a file or object is checked in one pass before loading; on
 //!   stdin it is spooled and checked first.
@@ -11,21 +16,34 @@
 //! - Headerless JSONL and `{"rows": [...]}` documents have nothing to check
 //!   and are read as they arrive.
 
-use futures::StreamExt as _;
+use std::collections::HashMap;
+use std::io::{self, Read as _};
+use std::sync::mpsc;
+
+use bytes::Bytes;
+use futures::{StreamExt as _, TryStreamExt as _};
+use record_stream::hashing::HashingWriter;
 use record_stream::header::Header;
 use record_stream::jsonl_read::verify_stream;
 use record_stream::manifest::Part;
 use s3_pipes::StoreConfig;
 
-use crate::blob::Blob;
+use crate::blob::{Blob, Digest};
 use crate::content::{sniff, Decoder, Layout, Sniffed};
 use crate::error::{Error, Result};
 use crate::location::{resolve, Target};
 use crate::set;
 use crate::spool::Spool;
 
-/// Parts hashed at once while a set is checked.
+/// Parts hashed at once by [`Input::check_all_parts`].
 const PARTS_CHECKED_AT_ONCE: usize = 4;
+
+/// The largest part of a set in object storage fetched whole into memory,
+/// checked, and decoded from there (read once). Two can be in memory at a
+/// time: the one loading and the next. milvus-dump's parts are 64 MiB
+/// before compression by default; a larger part is hashed as it streams
+/// by, then read again (Parquet by ranges) once it is proven.
+pub const IN_MEMORY_PART_LIMIT: u64 = 96 << 20;
 
 /// A location opened for loading.
 pub struct Input {
@@ -37,8 +55,8 @@ pub struct Input {
     pub units: Vec<Unit>,
     /// A set's parts, parallel to `units` (empty for a stream).
     pub parts: Vec<Part>,
-    /// Average bytes per row, when known before reading (the footer of a
-    /// Parquet stream, or of a set's first part).
+    /// Average bytes per row, when known before reading (a Parquet
+    /// stream's footer; a set's parts tell theirs as each is opened).
     pub average_row_bytes: Option<u64>,
     /// Spooled copies (stdin), removed with the input.
     _spooled: Option<tempfile::TempPath>,
@@ -52,8 +70,11 @@ pub struct Unit {
 }
 
 enum UnitContent {
-    /// Opened when its turn comes.
+    /// Opened when its turn comes (proven already, or nothing to prove).
     File(Blob),
+    /// A set's part, held to the manifest's size and sha256 when its turn
+    /// comes, before any of its rows is handed over.
+    Part { blob: Blob, part: Part },
     /// Opened already (read once, or its footer read).
     Opened(Box<Decoder>),
 }
@@ -63,9 +84,94 @@ impl Unit {
     pub fn open(self, spool: &Spool) -> Result<Decoder> {
         match self.content {
             UnitContent::File(blob) => Decoder::open_blob(&blob, &self.source, spool),
+            UnitContent::Part { blob, part } => open_part(&blob, &part, spool),
             UnitContent::Opened(decoder) => Ok(*decoder),
         }
     }
+}
+
+impl Input {
+    /// Proves every part of a set against the manifest (sha256, several at
+    /// once, streamed: nothing kept) before a row is handed over: for a
+    /// load into a collection it did not create, which must not be touched
+    /// by a set that turns out corrupt half-way.
+    pub async fn check_all_parts(&mut self) -> Result<()> {
+        let units = std::mem::take(&mut self.units);
+        self.units = futures::stream::iter(units)
+            .map(|unit| async move {
+                let UnitContent::Part { blob, part } = unit.content else {
+                    return Ok(unit);
+                };
+                let found = blob.digest().await?.ok_or_else(|| {
+                    Error::incomplete(&part.path, "listed in the manifest but missing")
+                })?;
+                set::check_part(&part, &found)?;
+                Ok::<_, Error>(Unit {
+                    source: unit.source,
+                    content: UnitContent::File(blob),
+                })
+            })
+            .buffered(PARTS_CHECKED_AT_ONCE)
+            .try_collect()
+            .await?;
+        Ok(())
+    }
+}
+
+/// A set's part, read once when it is in object storage and small enough:
+/// fetched whole (hashed on the way), checked, decoded from memory.
+/// Otherwise hashed as it streams by, checked, then opened again.
+fn open_part(blob: &Blob, part: &Part, spool: &Spool) -> Result<Decoder> {
+    let source = &part.path;
+    let reading = |e: io::Error| Error::reading(source, &e);
+    let digest = |(bytes, sha256): (u64, String)| Digest { bytes, sha256 };
+    if matches!(blob, Blob::Remote(_)) && part.bytes <= IN_MEMORY_PART_LIMIT {
+        // One byte more than the manifest's size is enough to tell it differs.
+        let mut hashing = HashingWriter::new(Vec::with_capacity(part.bytes as usize));
+        io::copy(&mut blob.reader()?.take(part.bytes + 1), &mut hashing).map_err(reading)?;
+        let (bytes, size, sha256) = hashing.finish();
+        set::check_part(part, &digest((size, sha256)))?;
+        return Decoder::open_bytes(Bytes::from(bytes), source, spool);
+    }
+    let mut hashing = HashingWriter::new(io::sink());
+    io::copy(&mut blob.reader()?, &mut hashing).map_err(reading)?;
+    let (_, size, sha256) = hashing.finish();
+    set::check_part(part, &digest((size, sha256)))?;
+    Decoder::open_blob(blob, source, spool)
+}
+
+/// Units opened in order on a thread of their own, one ahead of the reader:
+/// while one loads, the next is fetched and proven. Stops after the first
+/// unit that fails to open.
+pub struct ReadAhead {
+    opened: mpsc::Receiver<Result<(String, Decoder)>>,
+}
+
+impl Iterator for ReadAhead {
+    /// A unit's source and its decoder.
+    type Item = Result<(String, Decoder)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.opened.recv().ok()
+    }
+}
+
+/// Opens `units` in order, each while the one before it is being read.
+pub fn read_ahead(units: Vec<Unit>, spool: Spool) -> ReadAhead {
+    // A rendezvous channel: the next unit waits, opened, until the reader
+    // takes it; so at most two are open (and in memory) at a time.
+    let (tx, opened) = mpsc::sync_channel(0);
+    std::thread::spawn(move || {
+        for unit in units {
+            let source = unit.source.clone();
+            let result = unit.open(&spool).map(|decoder| (source, decoder));
+            let failed = result.is_err();
+            if tx.send(result).is_err() || failed {
+                break;
+            }
+        }
+    });
+    ReadAhead { opened }
 }
 
 /// Opens `location` for loading; `pick` chooses a collection of a set
@@ -93,50 +199,39 @@ pub async fn open(
         Target::Dir(dir) => {
             let manifest = set::read_manifest(&dir).await?;
             let entry = set::pick(&manifest, pick, &dir.url(""))?.clone();
-            let checks = futures::stream::iter(entry.parts.iter())
-                .map(|part| {
-                    let blob = dir.blob(&part.path);
-                    async move {
-                        let found = blob.digest().await?.ok_or_else(|| {
-                            Error::incomplete(&part.path, "listed in the manifest but missing")
-                        })?;
-                        set::check_part(part, &found)?;
-                        Ok::<_, Error>(Unit {
-                            source: part.path.clone(),
-                            content: UnitContent::File(blob),
-                        })
-                    }
+            // A part missing or of the wrong size is found before anything
+            // is loaded; its checksum when it is read.
+            let present: HashMap<String, u64> = dir.files().await?.into_iter().collect();
+            let units = entry
+                .parts
+                .iter()
+                .map(|part| match present.get(&part.path) {
+                    None => Err(Error::incomplete(
+                        &part.path,
+                        "listed in the manifest but missing",
+                    )),
+                    Some(&bytes) if bytes != part.bytes => Err(Error::corrupt(
+                        &part.path,
+                        format!(
+                            "{bytes} bytes, but the manifest records {}: the set is corrupt",
+                            part.bytes
+                        ),
+                    )),
+                    Some(_) => Ok(Unit {
+                        source: part.path.clone(),
+                        content: UnitContent::Part {
+                            blob: dir.blob(&part.path),
+                            part: part.clone(),
+                        },
+                    }),
                 })
-                .buffered(PARTS_CHECKED_AT_ONCE);
-            let mut units: Vec<Unit> = checks
-                .collect::<Vec<_>>()
-                .await
-                .into_iter()
                 .collect::<Result<_>>()?;
-            // Insert batches are sized from the first part's Parquet footer,
-            // read once: the part stays open for loading.
-            let mut average_row_bytes = None;
-            if let Some(first) = units.first_mut() {
-                if let UnitContent::File(blob) = &first.content {
-                    let (blob, source, spool) = (blob.clone(), first.source.clone(), spool.clone());
-                    let opened = tokio::task::spawn_blocking(move || {
-                        Decoder::open_blob(&blob, &source, &spool)
-                    })
-                    .await;
-                    if let Ok(Ok(decoder)) = opened {
-                        if decoder.layout() == Layout::Parquet {
-                            average_row_bytes = decoder.average_row_bytes();
-                            first.content = UnitContent::Opened(Box::new(decoder));
-                        }
-                    }
-                }
-            }
             Ok(Input {
                 header: Some(entry.header),
                 rows: Some(entry.rows),
                 units,
                 parts: entry.parts,
-                average_row_bytes,
+                average_row_bytes: None,
                 _spooled: None,
             })
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use clap::Parser;
 use milvus_dump::dump::{self, Destination, DumpOptions};
-use milvus_dump::sink::{Format, PartLimits};
+use milvus_dump::sink::{Format, PartLimits, DEFAULT_PART_BYTES};
 use milvus_wire::cli::{parse_size, ConnectArgs};
 use milvus_wire::Milvus;
 
@@ -71,7 +71,9 @@ struct Args {
     #[arg(long, value_name = "N", requires = "out_dir")]
     part_rows: Option<u64>,
 
-    /// Bytes per part (before compression), e.g. 256MiB (default when neither limit is given).
+    /// Bytes per part (before compression); default 64MiB when neither
+    /// limit is given. milvus-load reads a part of up to 96 MiB from object
+    /// storage once, in memory; a larger part is read twice (checksum, then rows).
     #[arg(long, value_name = "SIZE", requires = "out_dir", value_parser = parse_size)]
     part_bytes: Option<u64>,
 
@@ -209,7 +211,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             limits: PartLimits {
                 rows: args.part_rows,
                 bytes: args.part_bytes.or(if args.part_rows.is_none() {
-                    Some(256 << 20)
+                    Some(DEFAULT_PART_BYTES)
                 } else {
                     None
                 }),

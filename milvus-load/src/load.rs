@@ -75,6 +75,9 @@ pub struct LoadOptions {
     pub dry_run: bool,
     /// Continue an interrupted load of a backup set: skip the parts already in.
     pub resume: bool,
+    /// Prove a whole set before creating anything (always done when the
+    /// target exists).
+    pub verify_first: bool,
     /// Insert RPCs in flight (one connection each).
     pub concurrency: usize,
     /// Target encoded size of one insert request.
@@ -221,20 +224,37 @@ fn pk_text(batch: &RecordBatch, pk_column: Option<usize>) -> String {
     }
 }
 
+/// Rows per insert batch: `batch_bytes` of rows of `row_bytes` each.
+fn rows_per_batch(batch_bytes: u64, row_bytes: u64) -> usize {
+    usize::try_from((batch_bytes / row_bytes.max(1)).clamp(1, 100_000)).unwrap_or(1)
+}
+
 /// Everything the reader thread needs.
 struct ReadPlan {
     units: Vec<Unit>,
     spool: Spool,
     send: Vec<FieldSpec>,
     skip: Vec<String>,
-    batch_rows: usize,
+    batch_bytes: u64,
+    /// Bytes per row where a unit does not tell (JSONL).
+    row_bytes: u64,
     collection: String,
 }
 
-/// Reads every unit, encodes insert batches, hands them to the senders.
-fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) {
-    let units = std::mem::take(&mut plan.units);
+/// What the reader thread handed over.
+#[derive(Default)]
+struct Produced {
+    batches: u64,
+    /// The largest number of rows per batch used.
+    batch_rows: usize,
+}
+
+/// Reads every unit (the next one fetched and proven while one is read),
+/// encodes insert batches, hands them to the senders.
+fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) -> Produced {
+    let units = input::read_ahead(std::mem::take(&mut plan.units), plan.spool.clone());
     let plan = plan;
+    let mut produced = Produced::default();
     let partition_column = plan.send.iter().position(layout::is_partition_column);
     let refs: Vec<&FieldSpec> = plan
         .send
@@ -242,7 +262,7 @@ fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) {
         .filter(|f| !layout::is_partition_column(f))
         .collect();
     let pk_column = refs.iter().position(|f| f.is_primary_key);
-    let emit = |source: &str, batch: RecordBatch| -> Result<()> {
+    let mut emit = |source: &str, batch: RecordBatch| -> Result<()> {
         for (partition, batch) in by_partition(batch, partition_column)? {
             if batch.num_rows() == 0 {
                 continue;
@@ -262,16 +282,20 @@ fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) {
             };
             tx.blocking_send(Ok(prepared))
                 .map_err(|_| anyhow!("the insert side stopped"))?;
+            produced.batches += 1;
         }
         Ok(())
     };
     let ignored: Vec<&str> = plan.skip.iter().map(String::as_str).collect();
+    let mut batch_rows_used = 0;
     let result = (|| -> Result<()> {
-        for unit in units {
-            let source = unit.source.clone();
-            let mut batches = unit
-                .open(&plan.spool)
-                .and_then(|decoder| decoder.batches(&plan.send, &ignored, plan.batch_rows))
+        for opened in units {
+            let (source, decoder) = opened.map_err(input_error)?;
+            let row_bytes = decoder.average_row_bytes().unwrap_or(plan.row_bytes);
+            let batch_rows = rows_per_batch(plan.batch_bytes, row_bytes);
+            batch_rows_used = batch_rows_used.max(batch_rows);
+            let mut batches = decoder
+                .batches(&plan.send, &ignored, batch_rows)
                 .map_err(input_error)?;
             for batch in batches.by_ref() {
                 emit(&source, batch.map_err(input_error)?)?;
@@ -282,6 +306,10 @@ fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) {
     })();
     if let Err(e) = result {
         let _ = tx.blocking_send(Err(e));
+    }
+    Produced {
+        batch_rows: batch_rows_used,
+        ..produced
     }
 }
 
@@ -385,7 +413,7 @@ pub async fn drop_collection(connect: &ConnectOptions, name: &str) -> Result<u64
 /// Runs a restore.
 pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summary> {
     let started = Instant::now();
-    let input: Input = input::open(
+    let mut input: Input = input::open(
         &options.location,
         options.pick.as_deref(),
         &options.spool,
@@ -469,11 +497,11 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
     let allow_ids_for_the_load =
         creating && keep_auto_ids && !spec.properties.contains_key(ALLOW_INSERT_AUTO_ID);
     let Columns { send, skip } = columns(&spec, &scope, options.new_ids);
-    let row_bytes = input
-        .average_row_bytes
-        .unwrap_or_else(|| estimated_row_bytes(&send));
-    let batch_rows =
-        usize::try_from((options.batch_bytes / row_bytes).clamp(1, 100_000)).unwrap_or(1);
+    let estimated_row_bytes = estimated_row_bytes(&send);
+    let batch_rows = rows_per_batch(
+        options.batch_bytes,
+        input.average_row_bytes.unwrap_or(estimated_row_bytes),
+    );
     let load_into = if mode == IfExists::Replace {
         format!("{target}__milvus_load_{}", std::process::id())
     } else {
@@ -544,6 +572,12 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         });
     }
 
+    // A set's parts are proven as they are read; a load into a collection
+    // it did not create proves the whole set before touching it.
+    if !creating || options.verify_first {
+        input.check_all_parts().await.map_err(input_error)?;
+    }
+
     if creating {
         let mut request = create_request(&spec, &load_into)?;
         if allow_ids_for_the_load {
@@ -591,7 +625,8 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         spool: options.spool.clone(),
         send: send.clone(),
         skip,
-        batch_rows,
+        batch_bytes: options.batch_bytes,
+        row_bytes: estimated_row_bytes,
         collection: load_into.clone(),
     };
     let reader = std::thread::spawn(move || produce(plan, tx));
@@ -617,10 +652,28 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         }),
     };
     drop(progress);
-    let _ = reader.join();
+    let produced = reader.join().unwrap_or_default();
     let rows = match sent {
         Ok(rows) => rows,
         Err(failure) => {
+            let bad_input = failure
+                .error
+                .chain()
+                .any(|e| e.downcast_ref::<BadInput>().is_some());
+            if bad_input && creating {
+                // The input is to blame: what this load created cannot
+                // become a restore, and is not left behind as if it were one.
+                let dropped = client.drop_collection(&load_into).await;
+                let outcome = match &dropped {
+                    Ok(()) => format!("{load_into:?}, created by this load, is dropped again"),
+                    Err(e) => format!("{load_into:?}, created by this load, could not be dropped ({e:#}): drop it"),
+                };
+                return Err(BadInput(failure.error.context(format!(
+                    "load stopped after {} rows: {outcome}; the input is bad",
+                    failure.committed
+                )))
+                .into());
+            }
             let place = if mode == IfExists::Replace {
                 format!("the temporary collection {load_into:?} (the original {target:?} is untouched; drop the temporary one)")
             } else {
@@ -637,21 +690,14 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
                 "load stopped: {} rows were committed to {place}{next}",
                 failure.committed
             ));
-            return Err(
-                if error.root_cause().downcast_ref::<BadInput>().is_some()
-                    || error
-                        .chain()
-                        .any(|e| e.downcast_ref::<BadInput>().is_some())
-                {
-                    BadInput(error).into()
-                } else {
-                    error
-                },
-            );
+            return Err(if bad_input {
+                BadInput(error).into()
+            } else {
+                error
+            });
         }
     };
     let insert_seconds = insert_started.elapsed().as_secs_f64();
-    let batches = rows.div_ceil(batch_rows as u64);
 
     // Acknowledged inserts are durable in Milvus's log already. A new
     // collection is flushed so its segments are sealed (and indexed) before
@@ -728,8 +774,8 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         seconds: started.elapsed().as_secs_f64(),
         insert_seconds,
         rows_per_s: rows as f64 / insert_seconds.max(1e-9),
-        batches,
-        batch_rows,
+        batches: produced.batches,
+        batch_rows: produced.batch_rows,
         mode: mode_name.into(),
         indexes,
         loaded,

@@ -83,6 +83,14 @@ struct Args {
     #[arg(long)]
     resume: bool,
 
+    /// Prove every part of a backup set against its manifest before
+    /// creating anything. Without it, each part is proven as it is read
+    /// (read once), and a load that meets a corrupt part drops the
+    /// collection it created. Loads into an existing collection (append,
+    /// upsert, --resume) always prove the whole set first.
+    #[arg(long)]
+    verify_first: bool,
+
     /// Insert requests in flight, each on its own connection.
     #[arg(long, value_name = "N", default_value_t = 2,
           value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -150,6 +158,7 @@ fn main() -> ExitCode {
         index_fallback: args.index_fallback,
         dry_run: args.dry_run,
         resume: args.resume,
+        verify_first: args.verify_first,
         concurrency: usize::from(args.concurrency),
         batch_bytes: args.batch_bytes,
         attempts: args.attempts.max(1),

@@ -51,6 +51,20 @@ impl RandomAccess for LocalFile {
     }
 }
 
+/// Bytes already in memory (an object fetched whole, e.g. to check its
+/// checksum before a row of it is used).
+impl RandomAccess for Bytes {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_range(&self, start: u64, len: usize) -> io::Result<Bytes> {
+        let start = usize::try_from(start).unwrap_or(usize::MAX).min(self.len());
+        let end = start.saturating_add(len).min(self.len());
+        Ok(self.slice(start..end))
+    }
+}
+
 /// A shared random-access file, as Parquet's readers take it.
 #[derive(Clone)]
 pub struct SharedBytes(Arc<dyn RandomAccess>);
@@ -59,6 +73,11 @@ impl SharedBytes {
     /// Shares `source`.
     pub fn new(source: Arc<dyn RandomAccess>) -> Self {
         Self(source)
+    }
+
+    /// Bytes in memory.
+    pub fn in_memory(bytes: Bytes) -> Self {
+        Self(Arc::new(bytes))
     }
 
     /// A local file.
@@ -135,5 +154,13 @@ mod tests {
         let mut rest = Vec::new();
         shared.get_read(1).unwrap().read_to_end(&mut rest).unwrap();
         assert_eq!(rest, content[1..]);
+
+        let memory = SharedBytes::in_memory(Bytes::from(content.clone()));
+        assert_eq!(memory.len(), 200_000);
+        assert_eq!(
+            memory.get_bytes(70_000, 10).unwrap(),
+            shared.get_bytes(70_000, 10).unwrap()
+        );
+        assert!(memory.get_bytes(199_999, 2).is_err(), "past the end");
     }
 }

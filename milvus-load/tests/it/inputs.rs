@@ -14,7 +14,7 @@ use test_harness::{
     workspace_bin, Server,
 };
 
-use super::{dump, load};
+use super::{count, dump, load};
 
 fn verify() -> Command {
     let mut cmd = Command::new(workspace_bin("backup-verify"));
@@ -285,6 +285,69 @@ fn whatever_backup_verify_passes_milvus_load_restores() {
         }
     }
     assert_eq!(case, Format::value_variants().len() * 12);
+}
+
+/// A set in object storage with one byte flipped in its middle part: each
+/// part is proven as it arrives, and no row of a bad part is ever inserted.
+#[test]
+fn a_corrupt_part_in_s3_is_never_inserted() {
+    let server = Server::Lite3;
+    let name = unique_name("s3corrupt");
+    seed(server, "bench", &name, &["--rows", "30", "--dim", "4"]);
+    let set = s3_prefix("corrupt-part");
+    run_ok(with_s3(&mut dump(server)).args([
+        "-c",
+        &name,
+        "--format",
+        "parquet",
+        "--part-rows",
+        "10",
+        "--out-dir",
+        &set,
+    ]));
+    let part_url = format!("{set}{name}/part-00001.parquet");
+    let dir = tempfile::tempdir().unwrap();
+    let part = dir.path().join("part");
+    run_ok(
+        with_s3(&mut Command::new(workspace_bin("s3-get")))
+            .args(["-q", &part_url, "-o"])
+            .arg(&part),
+    );
+    let mut bytes = std::fs::read(&part).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&part, bytes).unwrap();
+    let mut put = Command::new(workspace_bin("s3-put"));
+    let out = with_s3(&mut put)
+        .args(["-q", "--no-sidecar", &part_url])
+        .stdin(std::fs::File::open(&part).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&put, &out));
+
+    let refused = |args: &[&str], said: &str| {
+        let mut cmd = load(server);
+        let out = run(with_s3(&mut cmd).args(args).arg(&set));
+        assert_eq!(out.status.code(), Some(3), "{}", describe(&cmd, &out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("part-00001") && stderr.contains(said),
+            "{stderr}"
+        );
+    };
+    // Part 0 is inserted before part 1 is found bad: the new collection goes again.
+    let copy = format!("{name}_copy");
+    refused(&["-c", &copy], "dropped again");
+    assert_eq!(count(server, &copy), "missing");
+    // --verify-first: found before anything is created.
+    refused(&["-c", &copy, "--verify-first"], "the set is corrupt");
+    assert_eq!(count(server, &copy), "missing");
+    // Into an existing collection the whole set is proven first: untouched.
+    refused(
+        &["-c", &name, "--if-exists", "append"],
+        "the set is corrupt",
+    );
+    assert_eq!(count(server, &name), "30");
 }
 
 #[test]
