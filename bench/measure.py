@@ -9,9 +9,11 @@ ROWS turns seconds into rows/s. stdout goes to /dev/null unless --stdout.
 --repeat N: run N times and report the fastest run (this machine is shared
 with the server and figures move by ±15% between runs), with every run's
 seconds in "runs_seconds" and the highest peak RSS of all runs.
---report FILE: a milvus-dump --report file the command writes; its
+--report FILE: the --report file the command writes: milvus-dump's
 "read_seconds" (the read phase alone) becomes "read_seconds" and
-"read_rows_per_sec".
+"read_rows_per_sec"; milvus-load's "insert_seconds" (reading and inserting,
+without the flush, index build and load after) becomes "insert_seconds" and
+"insert_rows_per_sec".
 --timed: the command times its own work and prints it as a JSON object with
 "seconds" on its last line of stdout; that becomes "timed_seconds" and
 "timed_rows_per_sec" (for work that must not count set-up, such as requests
@@ -59,9 +61,12 @@ def run_once(cmd, rows, stdout_path, timed, report):
     if report:
         with open(report) as f:
             summary = json.load(f)
-        seconds = sum(c["read_seconds"] for c in summary["collections"])
-        result["read_seconds"] = round(seconds, 3)
-        result["read_rows_per_sec"] = round(rows / seconds, 1)
+        if "insert_seconds" in summary:
+            phase, seconds = "insert", summary["insert_seconds"]
+        else:
+            phase, seconds = "read", sum(c["read_seconds"] for c in summary["collections"])
+        result[f"{phase}_seconds"] = round(seconds, 3)
+        result[f"{phase}_rows_per_sec"] = round(rows / seconds, 1)
     return result
 
 

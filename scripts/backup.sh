@@ -26,7 +26,7 @@
 #                    Parquet compresses inside (parts stay importable by Milvus)
 #   BACKUP_RESUME    1: continue the interrupted set BACKUP_SET_NAME (a run
 #                    that failed midway keeps what it wrote, and says so)
-#   PART_BYTES       bytes per part before compression, e.g. 64MiB (default:
+#   PART_BYTES       bytes per part before compression, e.g. 32MiB (default:
 #                    milvus-dump's): a huge collection is many bounded objects
 #   PART_ROWS        rows per part instead (default: none)
 #   BACKUP_FLUSH     1: seal growing segments before dumping (default: 0)

@@ -27,9 +27,12 @@
 #   that run needs about 20 GB of free disk for Milvus's and SeaweedFS's data).
 # --uri: a Milvus 2.3.5 already running (only one can run per machine); its
 #   bench collections are dropped at exit. SeaweedFS is always started here.
-# Loads go into an empty, unindexed, unloaded target (bench/load/make_target.py,
-# `--if-exists append --no-load`), checked afterwards to hold exactly the rows
-# (bench/load/check_target.py), as bench/load does.
+# Loads restore as restore.sh does: milvus-load creates the target from the
+# set's header (each part proven as it is read; `--no-load`), checked
+# afterwards to hold exactly the rows (bench/load/check_target.py). Besides
+# the whole command's rows/s, "insert_rows_per_sec" is the reading and
+# inserting alone (milvus-load's report: without the flush and the index
+# build after, which do not depend on where the set is).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -105,9 +108,10 @@ dump() { "$bin/milvus-dump" --uri "$uri" -q -c "$src" "$@"; }
 # load LABEL SET: milvus-load SET into a fresh target, checked to hold every row.
 load() {
     local label=$1 set=$2 line
-    "$py" bench/load/make_target.py "$uri" "$target" "$dim"
-    line=$(measure "$label" "$rows" -- "$bin/milvus-load" --uri "$uri" -q -c "$target" \
-        --if-exists append --no-load "$set") || true
+    "$py" bench/load/make_target.py --drop "$uri" "$target"
+    line=$(measure "$label" "$rows" --report "$MP_RUN_DIR/load-report.json" -- \
+        "$bin/milvus-load" --uri "$uri" -q -c "$target" --no-load \
+        --report "$MP_RUN_DIR/load-report.json" "$set") || true
     if ! "$py" bench/load/check_target.py "$uri" "$target" "$rows"; then
         line="{\"label\": \"$label\", \"failed\": true, \"reason\": \"the target does not hold the rows loaded\"}"
     fi

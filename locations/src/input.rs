@@ -40,7 +40,7 @@ const PARTS_CHECKED_AT_ONCE: usize = 4;
 
 /// The largest part of a set in object storage fetched whole into memory,
 /// checked, and decoded from there (read once). Two can be in memory at a
-/// time: the one loading and the next. milvus-dump's parts are 64 MiB
+/// time: the one loading and the next. milvus-dump's parts are 32 MiB
 /// before compression by default; a larger part is hashed as it streams
 /// by, then read again (Parquet by ranges) once it is proven.
 pub const IN_MEMORY_PART_LIMIT: u64 = 96 << 20;

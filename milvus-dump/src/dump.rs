@@ -164,6 +164,10 @@ pub async fn describe(
     if collection.aliases.is_empty() {
         collection.aliases = client.list_aliases(name).await?;
     }
+    // A load's mark is not one of the collection's aliases to restore.
+    collection
+        .aliases
+        .retain(|alias| !milvus_wire::is_load_mark(alias));
     for wanted in &options.fields {
         if collection.field(wanted).is_none() {
             bail!("--fields: collection {name:?} has no field {wanted:?}");

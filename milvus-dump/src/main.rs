@@ -71,7 +71,7 @@ struct Args {
     #[arg(long, value_name = "N", requires = "out_dir")]
     part_rows: Option<u64>,
 
-    /// Bytes per part (before compression); default 64MiB when neither
+    /// Bytes per part (before compression); default 32MiB when neither
     /// limit is given. milvus-load reads a part of up to 96 MiB from object
     /// storage once, in memory; a larger part is read twice (checksum, then rows).
     #[arg(long, value_name = "SIZE", requires = "out_dir", value_parser = parse_size)]

@@ -173,7 +173,7 @@ struct OpenPart {
 /// Bytes per part (before compression) when no limit is given: small
 /// enough for milvus-load to fetch a part from object storage whole and
 /// read it once (checksum and rows from the same bytes).
-pub const DEFAULT_PART_BYTES: u64 = 64 << 20;
+pub const DEFAULT_PART_BYTES: u64 = 32 << 20;
 const _: () = assert!(DEFAULT_PART_BYTES < locations::input::IN_MEMORY_PART_LIMIT);
 
 /// Limits of one part.

@@ -1,19 +1,22 @@
 //! One restore, start to finish: resolve the input, decide the target,
 //! create, insert, verify, index, load, point aliases.
 
+use std::collections::HashSet;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use milvus_wire::insert_batch::InsertBatch;
 use milvus_wire::progress::Progress;
 use milvus_wire::proto::common::KeyValuePair;
 use milvus_wire::proto::schema::DataType;
 use milvus_wire::{ConnectOptions, Freshness, Milvus};
+use record_stream::hashing::HashingWriter;
 use record_stream::header::{CollectionSpec, FieldSpec, Header, Scope, HEADER_KEY};
 use record_stream::layout;
 use record_stream::to_milvus::insert_columns;
@@ -238,6 +241,8 @@ struct ReadPlan {
     batch_bytes: u64,
     /// Bytes per row where a unit does not tell (JSONL).
     row_bytes: u64,
+    /// Per unit (when resuming): keys already in the collection, not sent again.
+    present: Vec<Option<PresentKeys>>,
     collection: String,
 }
 
@@ -262,6 +267,7 @@ fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) -> Produced {
         .filter(|f| !layout::is_partition_column(f))
         .collect();
     let pk_column = refs.iter().position(|f| f.is_primary_key);
+    let send_pk = plan.send.iter().position(|f| f.is_primary_key);
     let mut emit = |source: &str, batch: RecordBatch| -> Result<()> {
         for (partition, batch) in by_partition(batch, partition_column)? {
             if batch.num_rows() == 0 {
@@ -289,8 +295,9 @@ fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) -> Produced {
     let ignored: Vec<&str> = plan.skip.iter().map(String::as_str).collect();
     let mut batch_rows_used = 0;
     let result = (|| -> Result<()> {
-        for opened in units {
+        for (index, opened) in units.enumerate() {
             let (source, decoder) = opened.map_err(input_error)?;
+            let present = plan.present.get(index).and_then(Option::as_ref);
             let row_bytes = decoder.average_row_bytes().unwrap_or(plan.row_bytes);
             let batch_rows = rows_per_batch(plan.batch_bytes, row_bytes);
             batch_rows_used = batch_rows_used.max(batch_rows);
@@ -298,7 +305,11 @@ fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) -> Produced {
                 .batches(&plan.send, &ignored, batch_rows)
                 .map_err(input_error)?;
             for batch in batches.by_ref() {
-                emit(&source, batch.map_err(input_error)?)?;
+                let mut batch = batch.map_err(input_error)?;
+                if let (Some(present), Some(pk)) = (present, send_pk) {
+                    batch = present.remove_from(batch, pk)?;
+                }
+                emit(&source, batch)?;
             }
             batches.finish().map_err(input_error)?;
         }
@@ -393,12 +404,11 @@ pub async fn drop_collection(connect: &ConnectOptions, name: &str) -> Result<u64
     if !client.has_collection(name).await? {
         return Err(Refused(anyhow!("--drop: collection {name:?} does not exist")).into());
     }
-    let described = client.describe_collection(name).await?;
-    let aliases = if described.aliases.is_empty() {
-        client.list_aliases(name).await?
-    } else {
-        described.aliases
-    };
+    let (marks, aliases): (Vec<String>, Vec<String>) = client
+        .aliases(name)
+        .await?
+        .into_iter()
+        .partition(|alias| milvus_wire::is_load_mark(alias));
     if !aliases.is_empty() {
         return Err(Refused(anyhow!(
             "--drop: aliases {aliases:?} point at {name:?}: move or drop them first"
@@ -406,6 +416,10 @@ pub async fn drop_collection(connect: &ConnectOptions, name: &str) -> Result<u64
         .into());
     }
     let rows = client.statistics_row_count(name).await.unwrap_or(0);
+    // The mark of an unfinished load goes with the collection it marks.
+    for mark in &marks {
+        client.drop_alias(mark).await?;
+    }
     client.drop_collection(name).await?;
     Ok(rows)
 }
@@ -477,6 +491,35 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         (true, mode) => mode,
     };
     let creating = matches!(mode, IfExists::Fail | IfExists::Replace);
+    // A load of a set marks the collection it creates until it completes;
+    // --resume continues only into a collection carrying this set's mark.
+    let mut mark = (!input.parts.is_empty()).then(|| load_mark(client.db(), &target, &input.parts));
+    if resuming {
+        if options.new_ids {
+            return Err(Refused(anyhow!(
+                "--resume cannot tell which rows are loaded when --new-ids gives them new keys: drop {target:?} and load again"
+            ))
+            .into());
+        }
+        let marks: Vec<String> = client
+            .aliases(&target)
+            .await?
+            .into_iter()
+            .filter(|alias| milvus_wire::is_load_mark(alias))
+            .collect();
+        if !marks.iter().any(|m| Some(m) == mark.as_ref()) {
+            let why = if marks.is_empty() {
+                "no load of this set was interrupted there (it was not created by one, or that load completed)"
+            } else {
+                "it is marked by an unfinished load of another set"
+            };
+            return Err(Refused(anyhow!(
+                "--resume: {target:?} is not an unfinished load of this set: {why}; nothing touched. \
+                 Load into a new collection with -c NEW_NAME, or add the rows with --if-exists append or upsert"
+            ))
+            .into());
+        }
+    }
     let caps = ServerCaps::for_version(client.server_version().await?.as_deref());
     if creating {
         caps.check(&spec).map_err(Refused)?;
@@ -592,26 +635,48 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         for partition in &explicit_partitions {
             client.create_partition(&load_into, partition).await?;
         }
+        if let Some(name) = &mark {
+            match client.point_alias(name, &load_into).await {
+                Ok(()) => {}
+                // No aliases (Milvus Lite 2.5): no mark, so no --resume.
+                Err(e) if e.is_unsupported() => {
+                    warnings.push(format!(
+                        "this server cannot mark {load_into:?} as a load under way (no aliases): \
+                         if this load is interrupted it cannot be resumed, only loaded again"
+                    ));
+                    mark = None;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     let mut units = input.units;
+    let mut present = Vec::new();
     let mut expected_rows = input.rows;
     if resuming {
-        let wanted = parts_to_resume(&client, &spec, &load_into, &input.parts, options).await?;
+        let plans = parts_to_resume(&client, &spec, &load_into, &input.parts, options).await?;
         expected_rows = Some(
             input
                 .parts
                 .iter()
-                .zip(&wanted)
-                .filter(|(_, w)| **w)
-                .map(|(p, _)| p.rows)
+                .zip(&plans)
+                .map(|(part, plan)| match plan {
+                    ResumePart::Loaded => 0,
+                    ResumePart::All => part.rows,
+                    ResumePart::Missing(keys) => part.rows.saturating_sub(keys.len() as u64),
+                })
                 .sum(),
         );
-        units = units
+        (units, present) = units
             .into_iter()
-            .zip(wanted)
-            .filter_map(|(unit, w)| w.then_some(unit))
-            .collect();
+            .zip(plans)
+            .filter_map(|(unit, plan)| match plan {
+                ResumePart::Loaded => None,
+                ResumePart::All => Some((unit, None)),
+                ResumePart::Missing(keys) => Some((unit, Some(keys))),
+            })
+            .unzip();
     }
 
     // Insert: a reader thread, `concurrency` connections.
@@ -627,8 +692,10 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         skip,
         batch_bytes: options.batch_bytes,
         row_bytes: estimated_row_bytes,
+        present,
         collection: load_into.clone(),
     };
+    let insert_started = Instant::now();
     let reader = std::thread::spawn(move || produce(plan, tx));
     let committed = Arc::new(AtomicU64::new(0));
     let progress = Progress::start(
@@ -638,7 +705,6 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         &load_into,
         expected_rows.unwrap_or(0),
     );
-    let insert_started = Instant::now();
     let send_options = SendOptions {
         upsert: mode == IfExists::Upsert,
         concurrency: options.concurrency,
@@ -663,6 +729,9 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
             if bad_input && creating {
                 // The input is to blame: what this load created cannot
                 // become a restore, and is not left behind as if it were one.
+                if let Some(mark) = &mark {
+                    let _ = client.drop_alias(mark).await;
+                }
                 let dropped = client.drop_collection(&load_into).await;
                 let outcome = match &dropped {
                     Ok(()) => format!("{load_into:?}, created by this load, is dropped again"),
@@ -756,6 +825,12 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         client.load_collection(&load_into, options.wait).await?;
     }
 
+    // Complete: nothing left to resume.
+    if let Some(mark) = &mark {
+        if creating || resuming {
+            client.drop_alias(mark).await?;
+        }
+    }
     if mode == IfExists::Replace {
         swap_in(&client, &load_into, &target).await?;
     }
@@ -822,17 +897,78 @@ async fn create_indexes(
     Ok(built)
 }
 
-/// `--resume` of a backup set: which parts are already in `collection`,
-/// counted by each part's key range (the collection is indexed and loaded
-/// first, which counting needs). A part only partly there is deleted, to be
-/// loaded again whole. Returns the parts still to load.
+/// The mark (an alias, see [`milvus_wire::LOAD_MARK_PREFIX`]) a load of
+/// the set made of `parts` puts on `collection` of `database` while it runs.
+fn load_mark(database: &str, collection: &str, parts: &[Part]) -> String {
+    let mut identity = HashingWriter::new(std::io::sink());
+    let mut add = |text: &str| {
+        let _ = identity.write_all(text.as_bytes());
+        let _ = identity.write_all(b"\n");
+    };
+    add(database);
+    add(collection);
+    for part in parts {
+        add(&part.sha256);
+    }
+    let (_, _, sha256) = identity.finish();
+    format!("{}{}", milvus_wire::LOAD_MARK_PREFIX, &sha256[..24])
+}
+
+/// What `--resume` does with one part of the set.
+enum ResumePart {
+    /// All its rows are in: skipped.
+    Loaded,
+    /// None of its rows are in: loaded whole.
+    All,
+    /// Some are in: only the others are inserted (nothing is deleted).
+    Missing(PresentKeys),
+}
+
+/// Primary keys already in the collection.
+enum PresentKeys {
+    Int(HashSet<i64>),
+    Text(HashSet<String>),
+}
+
+impl PresentKeys {
+    fn len(&self) -> usize {
+        match self {
+            PresentKeys::Int(keys) => keys.len(),
+            PresentKeys::Text(keys) => keys.len(),
+        }
+    }
+
+    /// `batch` without the rows whose key (column `pk`) is present.
+    fn remove_from(&self, batch: RecordBatch, pk: usize) -> Result<RecordBatch> {
+        let column = batch.column(pk);
+        let keep: BooleanArray = match self {
+            PresentKeys::Int(keys) => column
+                .as_primitive::<Int64Type>()
+                .iter()
+                .map(|key| Some(!key.is_some_and(|key| keys.contains(&key))))
+                .collect(),
+            PresentKeys::Text(keys) => column
+                .as_string::<i32>()
+                .iter()
+                .map(|key| Some(!key.is_some_and(|key| keys.contains(key))))
+                .collect(),
+        };
+        Ok(arrow::compute::filter_record_batch(&batch, &keep)?)
+    }
+}
+
+/// `--resume` of a backup set into the collection an interrupted load of it
+/// created (its mark checked): which parts are already in, counted by each
+/// part's key range (the collection is indexed and loaded first, which
+/// counting needs). Of a part only partly in, the keys present are read so
+/// that only the missing rows are inserted: nothing is deleted.
 async fn parts_to_resume(
     client: &Milvus,
     spec: &CollectionSpec,
     collection: &str,
     parts: &[Part],
     options: &LoadOptions,
-) -> Result<Vec<bool>> {
+) -> Result<Vec<ResumePart>> {
     if client.describe_indexes(collection).await?.is_empty() {
         create_indexes(client, spec, collection, options).await?;
     }
@@ -843,34 +979,67 @@ async fn parts_to_resume(
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
     };
-    let mut wanted = Vec::with_capacity(parts.len());
+    let mut plans = Vec::with_capacity(parts.len());
     for part in parts {
         let (Some(first), Some(last)) = (literal(&part.first_pk), literal(&part.last_pk)) else {
-            wanted.push(false); // an empty part
+            plans.push(ResumePart::Loaded); // an empty part
             continue;
         };
         let range = format!("{pk} >= {first} && {pk} <= {last}");
         let present = client
             .count(collection, &range, &[], Freshness::Strong)
             .await?;
-        if present == part.rows {
+        if present == 0 {
+            plans.push(ResumePart::All);
+        } else if present == part.rows {
             eprintln!(
                 "milvus-load: resume: {} already loaded ({} rows)",
                 part.path, part.rows
             );
-            wanted.push(false);
-            continue;
-        }
-        if present > 0 {
+            plans.push(ResumePart::Loaded);
+        } else {
             eprintln!(
-                "milvus-load: resume: {} only partly loaded ({present} of {} rows): loading it again",
+                "milvus-load: resume: {} partly loaded ({present} of {} rows): loading the rest",
                 part.path, part.rows
             );
-            client.delete(collection, &range).await?;
+            plans.push(ResumePart::Missing(
+                present_keys(client, collection, pk, &range).await?,
+            ));
         }
-        wanted.push(true);
     }
-    Ok(wanted)
+    Ok(plans)
+}
+
+/// The primary keys of `collection` matching `range`.
+async fn present_keys(
+    client: &Milvus,
+    collection: &str,
+    pk: &str,
+    range: &str,
+) -> Result<PresentKeys> {
+    use milvus_wire::proto::schema::{field_data::Field, scalar_field::Data};
+    let mut request = milvus_wire::proto::milvus::QueryRequest {
+        db_name: client.db().to_string(),
+        collection_name: collection.to_string(),
+        expr: range.to_string(),
+        output_fields: vec![pk.to_string()],
+        ..Default::default()
+    };
+    Freshness::Strong.apply(&mut request);
+    let results = client.query(request).await?;
+    let column = results
+        .fields_data
+        .into_iter()
+        .find(|f| f.field_name == pk)
+        .and_then(|f| match f.field {
+            Some(Field::Scalars(scalars)) => scalars.data,
+            _ => None,
+        });
+    match column {
+        Some(Data::LongData(keys)) => Ok(PresentKeys::Int(keys.data.into_iter().collect())),
+        Some(Data::StringData(keys)) => Ok(PresentKeys::Text(keys.data.into_iter().collect())),
+        _ => bail!("resume: the server returned no {pk:?} keys for {range}"),
+    }
 }
 
 /// Replaces `target` with the fully loaded and verified `loaded`: its aliases

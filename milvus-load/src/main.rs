@@ -78,8 +78,10 @@ struct Args {
     #[arg(long)]
     dry_run: bool,
 
-    /// Continue an interrupted load of a backup set into the existing
-    /// collection: parts already there (counted by key range) are skipped.
+    /// Continue an interrupted load of this backup set into the collection
+    /// it created (marked by the load; anything else is refused): parts
+    /// already in (counted by key range) are skipped, a part cut midway gets
+    /// only its missing rows. Nothing is deleted.
     #[arg(long)]
     resume: bool,
 

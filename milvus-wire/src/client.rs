@@ -314,6 +314,18 @@ impl Milvus {
         Ok(resp.partition_names)
     }
 
+    /// The aliases pointing at a collection, on every server (load marks
+    /// included, see [`LOAD_MARK_PREFIX`]): Milvus 2.3
+    /// names them in DescribeCollection, Lite 3 only in ListAliases.
+    pub async fn aliases(&self, collection: &str) -> Result<Vec<String>> {
+        let described = self.describe_collection(collection).await?;
+        if described.aliases.is_empty() {
+            self.list_aliases(collection).await
+        } else {
+            Ok(described.aliases)
+        }
+    }
+
     /// The aliases of a collection (servers without ListAliases: none).
     /// Milvus Lite 3 lists them only here, not in DescribeCollection.
     pub async fn list_aliases(&self, collection: &str) -> Result<Vec<String>> {
@@ -578,6 +590,18 @@ impl Milvus {
             ..Default::default()
         })
     }
+}
+
+/// The prefix of the alias milvus-load puts on a collection it creates
+/// from a backup set while it loads it (removed when the load completes):
+/// `--resume` continues only a load it started. An alias is the one mark
+/// every Milvus version can set and remove (Lite 2.5 cannot alter
+/// properties; Milvus 2.3 cannot drop one). Dumps do not record it.
+pub const LOAD_MARK_PREFIX: &str = "_milvus_load_";
+
+/// Whether `alias` is a load's mark rather than one readers use.
+pub fn is_load_mark(alias: &str) -> bool {
+    alias.starts_with(LOAD_MARK_PREFIX)
 }
 
 /// How fresh a query's answer must be.

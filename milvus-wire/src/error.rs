@@ -80,6 +80,12 @@ impl Error {
         }
     }
 
+    /// True when the server does not have the RPC at all (Milvus Lite 2.5
+    /// has no aliases, for one).
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, Error::Rpc { status, .. } if status.code() == tonic::Code::Unimplemented)
+    }
+
     /// True when a query result was over the server's size limits: retry smaller.
     pub fn is_result_too_large(&self) -> bool {
         let text = match self {

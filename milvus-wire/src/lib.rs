@@ -18,7 +18,9 @@ pub mod progress;
 pub mod query_page;
 pub mod write;
 
-pub use client::{ConnectOptions, Connection, Freshness, LoadState, Milvus};
+pub use client::{
+    is_load_mark, ConnectOptions, Connection, Freshness, LoadState, Milvus, LOAD_MARK_PREFIX,
+};
 pub use error::{Error, Result};
 /// Generated Milvus protocol types (`common`, `schema`, `milvus`).
 pub use milvus::proto;

@@ -279,6 +279,18 @@ impl Milvus {
         }
     }
 
+    /// Removes `alias` (the collection it points at stays).
+    pub async fn drop_alias(&self, alias: &str) -> Result<()> {
+        let op = || format!("DropAlias {alias:?}");
+        let mut client = self.client.clone();
+        let call = client.drop_alias(pb::DropAliasRequest {
+            db_name: self.db.clone(),
+            alias: alias.to_string(),
+            ..Default::default()
+        });
+        answer(op, call).await.map(drop)
+    }
+
     /// Inserts (or, with `upsert`, upserts) one batch; returns the rows the server counted.
     pub async fn insert(&self, mut batch: InsertBatch, upsert: bool) -> Result<u64> {
         batch.db_name = self.db.clone();

@@ -348,8 +348,11 @@ fn auto_id_keys_are_kept_where_the_server_allows_and_refused_where_not() {
     assert_eq!(count(old, &copy), "25");
 }
 
+/// `--resume` continues only a load of this set it started (the mark the
+/// load puts on the collection it creates); anything else is refused with
+/// nothing touched: a finished copy changed since, or the live original.
 #[test]
-fn resume_loads_only_the_parts_that_are_missing_or_partial() {
+fn resume_refuses_a_collection_no_load_of_the_set_left_unfinished() {
     let server = Server::Lite3;
     let name = unique_name("resume");
     seed(server, "bench", &name, &["--rows", "50", "--dim", "4"]);
@@ -362,32 +365,29 @@ fn resume_loads_only_the_parts_that_are_missing_or_partial() {
     );
     let copy = format!("{name}_copy");
     run_ok(load(server).args(["-c", &copy]).arg(&set));
-    // An interrupted load: part 2 (ids 10..19) missing, part 4 (30..39) half there.
+    // Rows deleted from the finished copy since: not resumed, not re-added.
     seed(
         server,
         "delete",
         &copy,
-        &[
-            "--filter",
-            "(id >= 10 and id < 20) or (id >= 35 and id < 40)",
-        ],
+        &["--filter", "id >= 10 and id < 20"],
     );
-    assert_eq!(count(server, &copy), "35");
-
-    let out = run_ok(load(server).args(["-c", &copy, "--resume"]).arg(&set));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("part-00000.jsonl already loaded"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("part-00003.jsonl only partly loaded"),
-        "{stderr}"
-    );
-    let summary: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
-    assert_eq!(summary["mode"], "resume");
-    assert_eq!(summary["rows"], 20);
-    compare_copy((server, &name), (server, &copy));
+    let refused = |args: &[&str]| {
+        let mut cmd = load(server);
+        let out = run(cmd.args(args).arg("--resume").arg(&set));
+        assert_eq!(out.status.code(), Some(4), "{}", describe(&cmd, &out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("not an unfinished load of this set") && stderr.contains("-c NEW_NAME"),
+            "{stderr}"
+        );
+    };
+    refused(&["-c", &copy]);
+    assert_eq!(count(server, &copy), "40");
+    // The live original (no -c: the dumped name) is never rolled back.
+    seed(server, "delete", &name, &["--filter", "id < 5"]);
+    refused(&[]);
+    assert_eq!(count(server, &name), "45");
 
     // A stream cannot be resumed.
     let stream = dir.path().join("s.jsonl");
@@ -651,7 +651,8 @@ fn an_interrupted_load_says_what_was_committed_and_resume_finishes_it() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    while matches!(count(server, &copy).as_str(), "missing" | "0") {
+    // Stopped once the first part is in and the second under way.
+    while count(server, &copy).parse::<u64>().unwrap_or(0) < 1200 {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let interrupted = Command::new("kill")
@@ -669,8 +670,18 @@ fn an_interrupted_load_says_what_was_committed_and_resume_finishes_it() {
         "{stderr}"
     );
 
-    run_ok(load(server).args(["-c", &copy, "--resume"]).arg(&set));
+    // Parts already in are skipped, the one cut midway gets only its
+    // missing rows: no row lost or doubled, none deleted.
+    let out = run_ok(load(server).args(["-c", &copy, "--resume"]).arg(&set));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already loaded"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     compare_copy((server, &name), (server, &copy));
+    // Complete: the mark is gone, a second --resume is refused.
+    let out = run(load(server).args(["-c", &copy, "--resume"]).arg(&set));
+    assert_eq!(out.status.code(), Some(4));
 }
 
 #[test]
