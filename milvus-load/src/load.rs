@@ -750,10 +750,13 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
             };
             let next = if mode == IfExists::Replace {
                 String::new()
-            } else if !input.parts.is_empty() {
+            } else if mark.is_some() {
                 "; rerun with --resume to load the rest".to_string()
+            } else if creating {
+                format!("; drop {load_into:?} (milvus-load --drop) and load again")
             } else {
-                format!("; drop {load_into:?} and load again, or --if-exists upsert")
+                "; load again with --if-exists upsert (rows already in are replaced, not doubled)"
+                    .to_string()
             };
             let error = failure.error.context(format!(
                 "load stopped: {} rows were committed to {place}{next}",
