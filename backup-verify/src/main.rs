@@ -26,6 +26,7 @@ Exit codes:
   12  stale: the newest complete set is older than --max-age
   13  mismatch: the live collection differs from the backup (--against)
   14  cannot reach the storage or the server
+  130 interrupted (SIGINT); 143 terminated (SIGTERM): nothing verified
 Several problems: the most severe wins (10 > 11 > 13 > 12); 14 only when nothing else was found.";
 
 /// Prove a milvus-dump backup (a set, a stream, or every set under a root) is
@@ -113,11 +114,34 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(args)) {
-        Ok(code) => ExitCode::from(code),
+    // SIGINT/SIGTERM: stop at the next await; nothing is half-written
+    // (reports and metrics are written whole, at the end).
+    let interrupt = match s3_pipes::signals::Interrupt::install() {
+        Ok(i) => i,
         Err(e) => {
+            eprintln!("backup-verify: cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            result = run(args) => Ok(result),
+            signal = interrupt.wait() => Err(signal),
+        }
+    });
+    // Nothing to finish after a signal; a read blocked on stdin must not
+    // hold the exit.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(e)) => {
             eprintln!("backup-verify: {e:#}");
             ExitCode::from(1)
+        }
+        Err(signal) => {
+            let (status, name) = milvus_wire::cli::interrupted_status(signal);
+            eprintln!("backup-verify: interrupted ({name}): nothing verified");
+            ExitCode::from(status)
         }
     }
 }

@@ -9,6 +9,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -28,6 +29,40 @@ pub const UPLOADS_IN_FLIGHT: usize = 4;
 const WRITE_BUFFER: usize = 1 << 20;
 /// Chunks queued between the writer and the upload.
 const PIPE_CHUNKS: usize = 4;
+
+/// Uploads started and not yet ended (completed, failed or aborted).
+static UPLOADS_RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one running upload while it lives.
+struct RunningUpload;
+
+impl RunningUpload {
+    fn start() -> Self {
+        UPLOADS_RUNNING.fetch_add(1, Ordering::SeqCst);
+        RunningUpload
+    }
+}
+
+impl Drop for RunningUpload {
+    fn drop(&mut self) {
+        UPLOADS_RUNNING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits (up to `limit`) until every upload has ended: after a signal, the
+/// writers dropped unfinished abort their multipart uploads, which takes a
+/// request each; a process that exits first leaves them open. Returns
+/// whether they all ended.
+pub async fn uploads_ended(limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while UPLOADS_RUNNING.load(Ordering::SeqCst) > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
 
 /// A file being written; see the module's documentation.
 pub struct FileWriter {
@@ -83,7 +118,9 @@ impl FileWriter {
             ..UploadOptions::default()
         };
         let runtime = Handle::current();
+        let running = RunningUpload::start();
         let upload = runtime.spawn(async move {
+            let _running = running;
             let result = upload(
                 &store,
                 input,

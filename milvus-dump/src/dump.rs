@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use arrow::datatypes::SchemaRef;
+use milvus_wire::pace::{Held, Pacer};
 use milvus_wire::proto::schema::DataType;
 use milvus_wire::{LoadState, Milvus};
 use record_stream::header::{
@@ -75,6 +76,9 @@ pub struct DumpOptions {
     pub resume: bool,
     /// How to reach object storage (for URL destinations).
     pub store: s3_pipes::StoreConfig,
+    /// `--max-rows-per-second` / `--max-bytes-per-second`, shared by every
+    /// connection (`None`: no limit).
+    pub pacer: Option<Arc<Pacer>>,
 }
 
 /// Summary of one collection's dump.
@@ -127,6 +131,9 @@ pub struct Summary {
     pub rows_per_sec: f64,
     /// Where the output went.
     pub output: String,
+    /// The rate limits held (`--max-rows-per-second`, `--max-bytes-per-second`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<Held>,
 }
 
 /// A collection ready to read.
@@ -277,6 +284,7 @@ async fn prepare(client: &Milvus, name: &str, options: &DumpOptions) -> anyhow::
             eprintln!(
                 "milvus-dump: {name}: not loaded; loading it for the dump (released afterwards)"
             );
+            loaded_for_the_dump(name, true);
             client
                 .load_collection(name, Duration::from_secs(600))
                 .await
@@ -371,10 +379,17 @@ async fn pump<S: PageSink>(
     };
     // Two pages queued: enough to overlap reading with writing.
     let (tx, mut rx) = mpsc::channel::<Page>(2);
+    // Every page passes the writer: pacing it holds back every reader
+    // (the pages queued ahead are bounded).
+    let pacer = options.pacer.clone();
     let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<S> {
         while let Some(page) = rx.blocking_recv() {
             sink.write(&page)?;
-            written.fetch_add(page.batch.num_rows() as u64, Ordering::Relaxed);
+            let rows = page.batch.num_rows() as u64;
+            written.fetch_add(rows, Ordering::Relaxed);
+            if let Some(pacer) = &pacer {
+                pacer.pace_blocking(rows, page.batch.get_array_memory_size() as u64);
+            }
         }
         Ok(sink)
     });
@@ -707,6 +722,7 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
             Destination::File(location) => location.clone(),
             Destination::Set { dir, .. } => dir.url(""),
         },
+        throttle: options.pacer.as_ref().map(|p| p.report()),
     })
 }
 
@@ -757,11 +773,38 @@ async fn open_set(
 
 async fn release_if_loaded(client: &Milvus, prepared: &Prepared) {
     if prepared.loaded_by_us {
-        if let Err(e) = client.release_collection(&prepared.plan.collection).await {
-            eprintln!(
-                "milvus-dump: warning: could not release {:?} after the dump: {e}",
-                prepared.plan.collection
-            );
+        release(client, &prepared.plan.collection).await;
+    }
+}
+
+async fn release(client: &Milvus, name: &str) {
+    if let Err(e) = client.release_collection(name).await {
+        eprintln!("milvus-dump: warning: could not release {name:?} after the dump: {e}");
+    }
+    loaded_for_the_dump(name, false);
+}
+
+/// Collections this process loaded to dump them and has not released yet
+/// (process-wide, as signals are: a dump stopped by one still releases them).
+static LOADED_FOR_THE_DUMP: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn loaded_for_the_dump(name: &str, loaded: bool) {
+    if let Ok(mut names) = LOADED_FOR_THE_DUMP.lock() {
+        names.retain(|n| n != name);
+        if loaded {
+            names.push(name.to_string());
         }
+    }
+}
+
+/// Releases what a dump stopped midway had loaded for itself, so that the
+/// server does not keep it in memory.
+pub async fn release_after_interrupt(client: &Milvus) {
+    let names = LOADED_FOR_THE_DUMP
+        .lock()
+        .map(|names| names.clone())
+        .unwrap_or_default();
+    for name in names {
+        release(client, &name).await;
     }
 }

@@ -18,7 +18,9 @@ Exit codes:
   1    error (nothing written looks complete: no trailer, no manifest)
   2    bad command line
   3    --strict-snapshot: rows changed while dumping (output complete, but not a snapshot)
-  141  stdout closed by the reader (e.g. `milvus-dump ... | head`)";
+  130  interrupted (SIGINT): unfinished files removed, uploads aborted; how to continue on stderr
+  141  stdout closed by the reader (e.g. `milvus-dump ... | head`)
+  143  terminated (SIGTERM): the same as 130";
 
 /// Export Milvus collections — schema, indexes, partitions, every field type —
 /// as a self-describing JSONL or Parquet stream on stdout, or as a backup set.
@@ -77,6 +79,9 @@ struct Args {
     #[arg(long, value_name = "SIZE", requires = "out_dir", value_parser = parse_size)]
     part_bytes: Option<u64>,
 
+    #[command(flatten, next_help_heading = "Load on the server")]
+    throttle: milvus_wire::cli::ThrottleArgs,
+
     /// Continue an interrupted backup set in --out-dir from its last complete part.
     #[arg(long, requires = "out_dir")]
     resume: bool,
@@ -132,7 +137,6 @@ struct Args {
     report: Option<PathBuf>,
 }
 
-/// `256MiB`, `1G`, `1000000`.
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
@@ -158,7 +162,11 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = milvus_wire::cli::runtime()?;
-    runtime.block_on(run_async(args))
+    let result = runtime.block_on(run_async(args));
+    // After a signal, writers still remove their unfinished files: a few
+    // seconds for that, never forever (a thread blocked on a stalled pipe).
+    runtime.shutdown_timeout(Duration::from_secs(10));
+    result
 }
 
 async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
@@ -235,6 +243,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         connect: options.clone(),
         resume: args.resume,
         store: args.store.store_config(),
+        pacer: args.throttle.pacer(),
     };
 
     if args.schema_only {
@@ -250,7 +259,42 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let summary = dump::run(&client, &dump_options).await?;
+    // SIGINT/SIGTERM (Kubernetes stops a pod with SIGTERM): the dump stops
+    // at its next await; unfinished files are removed, uploads aborted.
+    let interrupt = s3_pipes::signals::Interrupt::install()?;
+    let outcome = tokio::select! {
+        summary = dump::run(&client, &dump_options) => Ok(summary),
+        signal = interrupt.wait() => Err(signal),
+    };
+    // The dump's future is dropped here: its writers end, unfinished.
+    let summary = match outcome {
+        Ok(summary) => summary?,
+        Err(signal) => {
+            let (status, name) = milvus_wire::cli::interrupted_status(signal);
+            dump::release_after_interrupt(&client).await;
+            let ended = locations::write::uploads_ended(Duration::from_secs(30)).await;
+            let kept = match &dump_options.destination {
+                Destination::Set { dir, .. } => format!(
+                    "the set {} is incomplete: its complete parts are kept; continue with: {}",
+                    dir.url(""),
+                    milvus_wire::cli::command_line_with("--resume")
+                ),
+                Destination::File(location) => {
+                    format!("{location} is not written (its unfinished copy is removed)")
+                }
+                Destination::Stdout => {
+                    "the stream on stdout ends without its trailer: readers refuse it".into()
+                }
+            };
+            let open = if ended {
+                ""
+            } else {
+                "; some multipart uploads may still be open (the bucket's lifecycle rule for incomplete uploads removes them)"
+            };
+            eprintln!("milvus-dump: interrupted ({name}): {kept}{open}");
+            return Ok(ExitCode::from(status));
+        }
+    };
     let line = serde_json::to_string(&summary)?;
     if let Some(path) = &args.report {
         std::fs::write(path, format!("{line}\n"))

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Result};
 use futures::StreamExt as _;
 use milvus_wire::insert_batch::InsertBatch;
+use milvus_wire::pace::Pacer;
 use milvus_wire::{Milvus, RpcCode};
 use tokio::sync::mpsc;
 
@@ -17,6 +18,8 @@ pub struct Prepared {
     pub batch: InsertBatch,
     /// Rows in it.
     pub rows: u64,
+    /// Its size (the Arrow rows it was encoded from), for `--max-bytes-per-second`.
+    pub bytes: u64,
     /// Its first primary key (for messages).
     pub first_pk: String,
 }
@@ -30,6 +33,8 @@ pub struct SendOptions {
     pub concurrency: usize,
     /// Attempts per batch on transient errors (rate limits, unavailable).
     pub attempts: u32,
+    /// The rate limits every connection shares.
+    pub pacer: Option<Arc<Pacer>>,
 }
 
 /// Why a load stopped, with what was committed before it.
@@ -122,7 +127,13 @@ pub async fn send_all(
         .enumerate()
         .map(|(i, item)| {
             let client = clients[i % clients.len()].clone();
-            async move { send_one(&client, item?, options).await }
+            async move {
+                let prepared = item?;
+                if let Some(pacer) = &options.pacer {
+                    pacer.pace(prepared.rows, prepared.bytes).await;
+                }
+                send_one(&client, prepared, options).await
+            }
         })
         .buffer_unordered(options.concurrency.max(1));
     while let Some(result) = sends.next().await {

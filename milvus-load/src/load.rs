@@ -12,6 +12,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use milvus_wire::insert_batch::InsertBatch;
+use milvus_wire::pace::{Held, Pacer};
 use milvus_wire::progress::Progress;
 use milvus_wire::proto::common::KeyValuePair;
 use milvus_wire::proto::schema::DataType;
@@ -91,6 +92,9 @@ pub struct LoadOptions {
     pub progress: bool,
     /// Timeout for index builds and loading.
     pub wait: Duration,
+    /// `--max-rows-per-second` / `--max-bytes-per-second`, shared by every
+    /// connection (`None`: no limit).
+    pub pacer: Option<Arc<Pacer>>,
 }
 
 /// Input that cannot be loaded (corrupt, truncated, not understood): exit 3.
@@ -113,6 +117,35 @@ impl std::fmt::Display for Refused {
 }
 impl std::error::Error for BadInput {}
 impl std::error::Error for Refused {}
+
+/// What a load has written so far, for the message when a signal stops
+/// it midway (the future running it is dropped at its next await).
+#[derive(Default)]
+pub struct Underway {
+    /// Rows the server acknowledged.
+    committed: Arc<AtomicU64>,
+    /// The collection rows go into and how to continue, once known.
+    writing: std::sync::Mutex<Option<(String, String)>>,
+}
+
+impl Underway {
+    fn writing(&self, collection: &str, next: &str) {
+        if let Ok(mut writing) = self.writing.lock() {
+            *writing = Some((collection.to_string(), next.to_string()));
+        }
+    }
+
+    /// What is committed where, and how to continue.
+    pub fn describe(&self) -> String {
+        match self.writing.lock().ok().and_then(|w| w.clone()) {
+            None => "nothing was written".into(),
+            Some((collection, next)) => format!(
+                "{} rows were committed to {collection}{next}",
+                self.committed.load(std::sync::atomic::Ordering::Relaxed)
+            ),
+        }
+    }
+}
 
 /// The one-line JSON summary.
 #[derive(Debug, Serialize)]
@@ -144,6 +177,9 @@ pub struct Summary {
     /// Things the operator should know.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The rate limits held (`--max-rows-per-second`, `--max-bytes-per-second`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<Held>,
 }
 
 /// Reads a header saved by `milvus-dump --schema-only` (or a bare header object).
@@ -278,6 +314,7 @@ fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) -> Produced {
             let prepared = Prepared {
                 first_pk: pk_text(&batch, pk_column),
                 rows: batch.num_rows() as u64,
+                bytes: batch.get_array_memory_size() as u64,
                 batch: InsertBatch {
                     collection_name: plan.collection.clone(),
                     partition_name: partition,
@@ -425,7 +462,11 @@ pub async fn drop_collection(connect: &ConnectOptions, name: &str) -> Result<u64
 }
 
 /// Runs a restore.
-pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summary> {
+pub async fn run(
+    connect: &ConnectOptions,
+    options: &LoadOptions,
+    underway: &Underway,
+) -> Result<Summary> {
     let started = Instant::now();
     let mut input: Input = input::open(
         &options.location,
@@ -612,6 +653,7 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
             loaded: false,
             aliases: Vec::new(),
             warnings,
+            throttle: None,
         });
     }
 
@@ -620,6 +662,26 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
     if !creating || options.verify_first {
         input.check_all_parts().await.map_err(input_error)?;
     }
+
+    // Where the rows go and, should the load stop, how to continue.
+    let place = if mode == IfExists::Replace {
+        format!("the temporary collection {load_into:?} (the original {target:?} is untouched; drop the temporary one)")
+    } else {
+        format!("{load_into:?}")
+    };
+    let next = if mode == IfExists::Replace {
+        String::new()
+    } else if mark.is_some() {
+        format!(
+            "; continue with: {}",
+            milvus_wire::cli::command_line_with("--resume")
+        )
+    } else if creating {
+        format!("; drop {load_into:?} (milvus-load --drop) and load again")
+    } else {
+        "; load again with --if-exists upsert (rows already in are replaced, not doubled)".into()
+    };
+    underway.writing(&place, &next);
 
     if creating {
         let mut request = create_request(&spec, &load_into)?;
@@ -645,6 +707,10 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
                          if this load is interrupted it cannot be resumed, only loaded again"
                     ));
                     mark = None;
+                    underway.writing(
+                        &place,
+                        &format!("; drop {load_into:?} (milvus-load --drop) and load again"),
+                    );
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -697,7 +763,7 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
     };
     let insert_started = Instant::now();
     let reader = std::thread::spawn(move || produce(plan, tx));
-    let committed = Arc::new(AtomicU64::new(0));
+    let committed = underway.committed.clone();
     let progress = Progress::start(
         "milvus-load",
         options.progress,
@@ -709,14 +775,9 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         upsert: mode == IfExists::Upsert,
         concurrency: options.concurrency,
         attempts: options.attempts,
+        pacer: options.pacer.clone(),
     };
-    let sent = tokio::select! {
-        sent = send_all(&clients, rx, &send_options, committed.clone()) => sent,
-        _ = tokio::signal::ctrl_c() => Err(crate::insert::SendError {
-            committed: committed.load(std::sync::atomic::Ordering::Relaxed),
-            error: anyhow!("interrupted (Ctrl-C)"),
-        }),
-    };
+    let sent = send_all(&clients, rx, &send_options, committed.clone()).await;
     drop(progress);
     let produced = reader.join().unwrap_or_default();
     let rows = match sent {
@@ -743,25 +804,9 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
                 )))
                 .into());
             }
-            let place = if mode == IfExists::Replace {
-                format!("the temporary collection {load_into:?} (the original {target:?} is untouched; drop the temporary one)")
-            } else {
-                format!("{load_into:?}")
-            };
-            let next = if mode == IfExists::Replace {
-                String::new()
-            } else if mark.is_some() {
-                "; rerun with --resume to load the rest".to_string()
-            } else if creating {
-                format!("; drop {load_into:?} (milvus-load --drop) and load again")
-            } else {
-                "; load again with --if-exists upsert (rows already in are replaced, not doubled)"
-                    .to_string()
-            };
-            let error = failure.error.context(format!(
-                "load stopped: {} rows were committed to {place}{next}",
-                failure.committed
-            ));
+            let error = failure
+                .error
+                .context(format!("load stopped: {}", underway.describe()));
             return Err(if bad_input {
                 BadInput(error).into()
             } else {
@@ -859,6 +904,7 @@ pub async fn run(connect: &ConnectOptions, options: &LoadOptions) -> Result<Summ
         loaded,
         aliases,
         warnings,
+        throttle: options.pacer.as_ref().map(|p| p.report()),
     })
 }
 

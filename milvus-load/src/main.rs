@@ -16,7 +16,9 @@ Exit codes:
   1    error while loading (the message says how many rows were committed, and where)
   2    bad command line
   3    the input is corrupt, truncated or not understood (nothing was written)
-  4    refused before writing: the collection exists, or the target server cannot hold it";
+  4    refused before writing: the collection exists, or the target server cannot hold it
+  130  interrupted (SIGINT): what was committed, and how to continue, on stderr
+  143  terminated (SIGTERM): the same";
 
 /// Restore a Milvus collection from a milvus-dump stream (JSONL or Parquet,
 /// optionally zstd), a backup-set directory, or headerless rows (JSONL as an
@@ -93,6 +95,9 @@ struct Args {
     #[arg(long)]
     verify_first: bool,
 
+    #[command(flatten, next_help_heading = "Load on the server")]
+    throttle: milvus_wire::cli::ThrottleArgs,
+
     /// Insert requests in flight, each on its own connection.
     #[arg(long, value_name = "N", default_value_t = 2,
           value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -166,6 +171,7 @@ fn main() -> ExitCode {
         attempts: args.attempts.max(1),
         progress: !args.quiet,
         wait: Duration::from_secs(args.wait),
+        pacer: args.throttle.pacer(),
     };
     let runtime = match milvus_wire::cli::runtime() {
         Ok(r) => r,
@@ -203,7 +209,34 @@ fn main() -> ExitCode {
             }
         };
     }
-    match runtime.block_on(load::run(&connect, &options)) {
+    // SIGINT/SIGTERM (Kubernetes stops a pod with SIGTERM): the load stops
+    // at its next await, says what is committed and how to continue.
+    let interrupt = match s3_pipes::signals::Interrupt::install() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("milvus-load: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let underway = load::Underway::default();
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = load::run(&connect, &options, &underway) => Ok(result),
+            signal = interrupt.wait() => Err(signal),
+        }
+    });
+    // Nothing to finish after a signal; a read blocked on stdin must not
+    // hold the exit.
+    runtime.shutdown_background();
+    let result = match result {
+        Ok(result) => result,
+        Err(signal) => {
+            let (status, name) = milvus_wire::cli::interrupted_status(signal);
+            eprintln!("milvus-load: interrupted ({name}): {}", underway.describe());
+            return ExitCode::from(status);
+        }
+    };
+    match result {
         Ok(summary) => {
             let line = serde_json::to_string(&summary).unwrap_or_default();
             for warning in &summary.warnings {

@@ -156,9 +156,75 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("{text:?} is out of range"))
 }
 
+/// `--max-rows-per-second` and `--max-bytes-per-second`: one limit for
+/// every connection of the process, so a dump or a load does not overload
+/// a production server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ThrottleArgs {
+    /// Rows per second at most, all connections together.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rows_per_second: Option<u64>,
+
+    /// Bytes per second at most (e.g. 50MiB), all connections together.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_bytes_per_second: Option<u64>,
+}
+
+impl ThrottleArgs {
+    /// The pacer these limits make (`None` without a limit).
+    pub fn pacer(&self) -> Option<std::sync::Arc<crate::pace::Pacer>> {
+        crate::pace::Pacer::new(self.max_rows_per_second, self.max_bytes_per_second)
+            .map(std::sync::Arc::new)
+    }
+}
+
+/// How a signal stopped a tool: the exit status (128 + the signal's
+/// number, as a shell reports a process the signal killed) and its name.
+pub fn interrupted_status(signal: &str) -> (u8, &'static str) {
+    if signal == "SIGTERM" {
+        (143, "SIGTERM")
+    } else {
+        (130, "SIGINT")
+    }
+}
+
+/// This process's command line, quoted for a POSIX shell, with `flag`
+/// added unless it is there already: the exact command that continues an
+/// interrupted run.
+pub fn command_line_with(flag: &str) -> String {
+    let mut args: Vec<String> = std::env::args().collect();
+    if !flag.is_empty() && !args.iter().any(|a| a == flag) {
+        args.push(flag.to_string());
+    }
+    args.iter()
+        .map(|arg| shell_quoted(arg))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn shell_quoted(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arguments_are_quoted_for_the_shell() {
+        assert_eq!(shell_quoted("s3://bk/set/"), "s3://bk/set/");
+        assert_eq!(shell_quoted("a b"), "'a b'");
+        assert_eq!(shell_quoted("it's"), "'it'\\''s'");
+        assert_eq!(shell_quoted(""), "''");
+    }
 
     #[test]
     fn sizes_parse_with_binary_units() {

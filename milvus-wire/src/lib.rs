@@ -13,6 +13,7 @@ pub mod client;
 pub mod error;
 pub mod expr;
 pub mod insert_batch;
+pub mod pace;
 #[cfg(feature = "cli")]
 pub mod progress;
 pub mod query_page;

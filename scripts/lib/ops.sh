@@ -7,10 +7,21 @@ OPS_NAME=${OPS_NAME:-$(basename "$0" .sh)}
 
 # A signal ends the script through its EXIT trap with the conventional status:
 # without these, the EXIT trap of a terminated script sees status 0 and would
-# record a success.
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# record a success. A tool running under ops_run gets the signal first and
+# stops cleanly (Kubernetes signals only a container's first process, the
+# script: the tool would otherwise run on until SIGKILL).
+OPS_CHILD=
+ops_on_signal() {
+    local signal=$1 status=$2
+    if [[ -n $OPS_CHILD ]]; then
+        kill -"$signal" "$OPS_CHILD" 2>/dev/null || true
+        wait "$OPS_CHILD" 2>/dev/null || true
+    fi
+    exit "$status"
+}
+trap 'ops_on_signal HUP 129' HUP
+trap 'ops_on_signal INT 130' INT
+trap 'ops_on_signal TERM 143' TERM
 
 # ops_help ARGS...: for -h/--help, print the calling script's header comment
 # (its settings) and exit.
@@ -54,12 +65,20 @@ ops_tool() {
     fi
 }
 
-# ops_run NAME ARGS...: run a milvus-pipes binary.
+# ops_run NAME ARGS...: run a milvus-pipes binary; a signal the script gets
+# meanwhile is passed on to it (see the traps above). It runs as a background
+# job the script waits for: bash runs a trap only between commands, and a
+# `wait` is the one command a signal interrupts. Its stdin stays the
+# script's (`<&0`: a background job's would be /dev/null).
 ops_run() {
-    local tool
+    local tool status=0
     tool=$(ops_tool "$1")
     shift
-    "$tool" "$@"
+    "$tool" "$@" <&0 &
+    OPS_CHILD=$!
+    wait "$OPS_CHILD" || status=$?
+    OPS_CHILD=
+    return "$status"
 }
 
 # ops_require NAME...: fail early, naming what is missing, rather than halfway through.

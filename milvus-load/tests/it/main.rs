@@ -12,6 +12,7 @@ use test_harness::{
 };
 
 mod inputs;
+mod signals;
 
 fn load(server: Server) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_milvus-load"));
@@ -628,60 +629,6 @@ fn an_index_the_target_lacks_is_refused_up_front_or_substituted_on_request() {
     assert_eq!(count(target, &name), "6");
     let types = seed_output(target, "index-types", &name);
     assert_eq!(types, r#"{"embedding": "FLAT", "text": "Trie"}"#);
-}
-
-#[test]
-fn an_interrupted_load_says_what_was_committed_and_resume_finishes_it() {
-    let server = Server::Lite3;
-    let name = unique_name("ctrlc");
-    seed(server, "bench", &name, &["--rows", "4000", "--dim", "4"]);
-    let dir = tempfile::tempdir().unwrap();
-    let set = dir.path().join("set");
-    run_ok(
-        dump(server)
-            .args(["-c", &name, "--part-rows", "1000", "--out-dir"])
-            .arg(&set),
-    );
-    let copy = format!("{name}_copy");
-    // One row per insert, one at a time: slow enough to be stopped midway.
-    let child = load(server)
-        .args(["-c", &copy, "--batch-bytes", "1", "--concurrency", "1"])
-        .arg(&set)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Stopped once the first part is in and the second under way.
-    while count(server, &copy).parse::<u64>().unwrap_or(0) < 1200 {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let interrupted = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("interrupted")
-            && stderr.contains("rows were committed")
-            && stderr.contains("--resume"),
-        "{stderr}"
-    );
-
-    // Parts already in are skipped, the one cut midway gets only its
-    // missing rows: no row lost or doubled, none deleted.
-    let out = run_ok(load(server).args(["-c", &copy, "--resume"]).arg(&set));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("already loaded"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    compare_copy((server, &name), (server, &copy));
-    // Complete: the mark is gone, a second --resume is refused.
-    let out = run(load(server).args(["-c", &copy, "--resume"]).arg(&set));
-    assert_eq!(out.status.code(), Some(4));
 }
 
 #[test]

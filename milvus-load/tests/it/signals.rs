@@ -1,0 +1,196 @@
+//! SIGTERM (how Kubernetes stops a pod) and SIGINT stop every tool cleanly:
+//! nothing unfinished is left behind (temporary files removed, multipart
+//! uploads aborted), what was committed is said with the exact command that
+//! continues, and the exit status is 128 + the signal (143, 130).
+
+use std::io::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use test_harness::{
+    compare_copy, py_inline, run, run_ok, s3_keys, s3_prefix, seed, unique_name, with_s3,
+    workspace_bin, Server,
+};
+
+use super::{count, dump, load};
+
+/// Sends `signal` to `child`, returns its exit status and stderr.
+fn stop(child: Child, signal: &str) -> (Option<i32>, String) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Waits until `ready` holds (or the child has ended, which the caller's
+/// assertions then catch).
+fn wait_until(child: &mut Child, mut ready: impl FnMut() -> bool) {
+    for _ in 0..3000 {
+        if ready() || child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("never ready");
+}
+
+/// The command a tool printed after "continue with: ", run by the shell.
+fn continue_as_printed(stderr: &str) -> std::process::Output {
+    let command = stderr
+        .split("continue with: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no command to continue with: {stderr}"))
+        .lines()
+        .next()
+        .unwrap();
+    let mut shell = Command::new("sh");
+    shell.args(["-c", command]);
+    run_ok(with_s3(&mut shell))
+}
+
+/// A dump slow enough to be stopped midway: 5-row pages, one reader.
+fn slow_dump(server: Server, name: &str) -> Command {
+    let mut cmd = dump(server);
+    cmd.args([
+        "-c",
+        name,
+        "--format",
+        "parquet",
+        "--page-rows",
+        "5",
+        "--jobs",
+        "1",
+    ]);
+    cmd
+}
+
+#[test]
+fn sigterm_mid_dump_to_a_file_leaves_nothing() {
+    let server = Server::Lite25;
+    let name = unique_name("termfile");
+    seed(server, "bench", &name, &["--rows", "6000", "--dim", "8"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.parquet");
+    let temporary = dir.path().join(".out.parquet.tmp");
+    let mut child = slow_dump(server, &name)
+        .arg("-o")
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The temporary file is made first; the pages follow for seconds.
+    wait_until(&mut child, || temporary.exists());
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, stderr) = stop(child, "TERM");
+    assert_eq!(status, Some(143), "{stderr}");
+    assert!(stderr.contains("interrupted (SIGTERM)"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn sigterm_mid_set_in_s3_aborts_its_upload_and_the_printed_command_finishes_it() {
+    let server = Server::Lite25;
+    let name = unique_name("termset");
+    seed(server, "bench", &name, &["--rows", "6000", "--dim", "8"]);
+    let set = s3_prefix("term-mid-set");
+    let mut cmd = slow_dump(server, &name);
+    with_s3(&mut cmd).args(["--part-rows", "500", "--out-dir", &set]);
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let record = format!("{name}/part-00001.parquet.json");
+    wait_until(&mut child, || s3_keys(&set).contains(&record));
+    let (status, stderr) = stop(child, "TERM");
+    assert_eq!(status, Some(143), "{stderr}");
+    assert!(stderr.contains("is incomplete"), "{stderr}");
+    assert!(!s3_keys(&set).contains(&"manifest.json".to_string()));
+    // The part being written when the signal came was aborted, not left open.
+    let bucket = set.trim_start_matches("s3://").split('/').next().unwrap();
+    let open = run_ok(
+        py_inline(
+            "import sys, boto3\n\
+             s3 = boto3.client('s3', endpoint_url=sys.argv[1])\n\
+             print(len(s3.list_multipart_uploads(Bucket=sys.argv[2]).get('Uploads', [])))",
+        )
+        .args([&test_harness::s3_endpoint(), bucket]),
+    );
+    assert_eq!(String::from_utf8_lossy(&open.stdout).trim(), "0");
+
+    continue_as_printed(&stderr);
+    let copy = format!("{name}_copy");
+    run_ok(with_s3(&mut load(server)).args(["-c", &copy, &set]));
+    compare_copy((server, &name), (server, &copy));
+}
+
+#[test]
+fn sigterm_mid_load_says_what_is_committed_and_the_printed_command_finishes_it() {
+    let server = Server::Lite3;
+    let name = unique_name("termload");
+    seed(server, "bench", &name, &["--rows", "4000", "--dim", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--part-rows", "1000", "--out-dir"])
+            .arg(&set),
+    );
+    let copy = format!("{name}_copy");
+    // One row per insert, one at a time: slow enough to be stopped midway.
+    let mut child = load(server)
+        .args(["-c", &copy, "--batch-bytes", "1", "--concurrency", "1"])
+        .arg(&set)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stopped once the first part is in and the second under way.
+    wait_until(&mut child, || {
+        count(server, &copy).parse::<u64>().unwrap_or(0) >= 1200
+    });
+    let (status, stderr) = stop(child, "TERM");
+    assert_eq!(status, Some(143), "{stderr}");
+    assert!(
+        stderr.contains("interrupted (SIGTERM)") && stderr.contains("rows were committed"),
+        "{stderr}"
+    );
+    // Parts already in are skipped, the one cut midway gets only its
+    // missing rows: no row lost or doubled, none deleted.
+    let out = continue_as_printed(&stderr);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already loaded"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    compare_copy((server, &name), (server, &copy));
+    // Complete: the mark is gone, a second --resume is refused.
+    let out = run(load(server).args(["-c", &copy, "--resume"]).arg(&set));
+    assert_eq!(out.status.code(), Some(4));
+}
+
+#[test]
+fn sigint_mid_verify_exits_130() {
+    let mut child = Command::new(workspace_bin("backup-verify"))
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A stream that has begun and not ended: the verifier waits for more.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"{\"id\": 1}\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, stderr) = stop(child, "INT");
+    drop(stdin);
+    assert_eq!(status, Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted (SIGINT)"), "{stderr}");
+}
