@@ -31,6 +31,9 @@
 #   PART_ROWS        rows per part instead (default: none)
 #   BACKUP_FLUSH     1: seal growing segments before dumping (default: 0)
 #   DUMP_JOBS        milvus-dump --jobs (default: milvus-dump's)
+#   DUMP_MAX_ROWS_PER_SECOND, DUMP_MAX_BYTES_PER_SECOND
+#                    cap the dump's reads from the server (e.g. 20000, 50MiB;
+#                    default: none)
 #   METRICS_DIR      node_exporter textfile directory: writes milvus_backup.prom
 #                    (this script) and milvus_backup_verify.prom (backup-verify)
 #                    (default: none, no metrics)
@@ -59,6 +62,8 @@ PART_BYTES=${PART_BYTES:-}
 PART_ROWS=${PART_ROWS:-}
 BACKUP_FLUSH=${BACKUP_FLUSH:-0}
 DUMP_JOBS=${DUMP_JOBS:-}
+DUMP_MAX_ROWS_PER_SECOND=${DUMP_MAX_ROWS_PER_SECOND:-}
+DUMP_MAX_BYTES_PER_SECOND=${DUMP_MAX_BYTES_PER_SECOND:-}
 BACKUP_RESUME=${BACKUP_RESUME:-0}
 METRICS_DIR=${METRICS_DIR:-}
 
@@ -126,6 +131,7 @@ fi
 [[ $BACKUP_FLUSH != 1 ]] || dump_args+=(--flush)
 [[ -z $DUMP_JOBS ]] || dump_args+=(--jobs "$DUMP_JOBS")
 [[ $BACKUP_RESUME != 1 ]] || dump_args+=(--resume)
+while read -r word; do dump_args+=("$word"); done < <(ops_rate_args "$DUMP_MAX_ROWS_PER_SECOND" "$DUMP_MAX_BYTES_PER_SECOND")
 
 ops_log "dumping ${COLLECTIONS:-every collection} into $set_url"
 status=0

@@ -21,6 +21,8 @@
 #   RTO_SECONDS         the restore must finish within this (default: 3600)
 #   VERIFY_SAMPLE       rows compared per collection (default: 100)
 #   DRILL_PREFIX        scratch collections are PREFIX<collection>_<time> (default: drill_)
+#   LOAD_MAX_ROWS_PER_SECOND, LOAD_MAX_BYTES_PER_SECOND
+#                       cap the inserts into the canary (default: none)
 #   MILVUS_LOAD_ARGS    extra milvus-load flags (e.g. "--index-fallback AUTOINDEX"
 #                       when the canary runs another Milvus version)
 #   METRICS_DIR         node_exporter textfile directory: writes milvus_backup_drill.prom (default: none)
@@ -44,6 +46,8 @@ RTO_SECONDS=${RTO_SECONDS:-3600}
 VERIFY_SAMPLE=${VERIFY_SAMPLE:-100}
 DRILL_PREFIX=${DRILL_PREFIX:-drill_}
 MILVUS_LOAD_ARGS=${MILVUS_LOAD_ARGS:-}
+LOAD_MAX_ROWS_PER_SECOND=${LOAD_MAX_ROWS_PER_SECOND:-}
+LOAD_MAX_BYTES_PER_SECOND=${LOAD_MAX_BYTES_PER_SECOND:-}
 METRICS_DIR=${METRICS_DIR:-}
 export MILVUS_URI=${CANARY_MILVUS_URI:-${MILVUS_URI:-http://localhost:19530}}
 [[ -z ${CANARY_MILVUS_TOKEN:-} ]] || export MILVUS_TOKEN=$CANARY_MILVUS_TOKEN
@@ -123,6 +127,7 @@ for c in "${collections[@]}"; do
     scratch+=("$name")
     # shellcheck disable=SC2206 # extra flags as an operator writes them
     load_args=(-q -c "$name" --pick "$c" $MILVUS_LOAD_ARGS)
+    while read -r word; do load_args+=("$word"); done < <(ops_rate_args "$LOAD_MAX_ROWS_PER_SECOND" "$LOAD_MAX_BYTES_PER_SECOND")
     status=0
     ops_run milvus-load "${load_args[@]}" "$set_url" || status=$?
     [[ $status -eq 0 ]] || ops_die "$status" "milvus-load of $c into $name failed (exit $status)"

@@ -25,6 +25,8 @@
 #                      collection (milvus-load --alias-only) (default: none)
 #   VERIFY_SAMPLE      rows compared with the live copy (default: 100)
 #   MILVUS_LOAD_ARGS   extra milvus-load flags, e.g. "--index-fallback AUTOINDEX" or "--new-ids"
+#   LOAD_MAX_ROWS_PER_SECOND, LOAD_MAX_BYTES_PER_SECOND
+#                      cap the inserts into the server (default: none)
 #   MILVUS_URI, MILVUS_DB, MILVUS_TOKEN or MILVUS_USER/MILVUS_PASSWORD: the target server
 #   AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...: the object store
 #   MP_BIN_DIR         directory of the milvus-pipes binaries (default: PATH)
@@ -44,6 +46,8 @@ RESTORE_SET=${RESTORE_SET:-}
 ALIAS=${ALIAS:-}
 VERIFY_SAMPLE=${VERIFY_SAMPLE:-100}
 MILVUS_LOAD_ARGS=${MILVUS_LOAD_ARGS:-}
+LOAD_MAX_ROWS_PER_SECOND=${LOAD_MAX_ROWS_PER_SECOND:-}
+LOAD_MAX_BYTES_PER_SECOND=${LOAD_MAX_BYTES_PER_SECOND:-}
 
 [[ -n $COLLECTION ]] || ops_die 2 "set COLLECTION to the collection to restore"
 ops_require backup-verify milvus-load
@@ -58,6 +62,7 @@ load_args=(-c "$TARGET_COLLECTION" --pick "$COLLECTION")
 # Word splitting wanted: extra flags as an operator writes them.
 # shellcheck disable=SC2206
 load_args+=($MILVUS_LOAD_ARGS)
+while read -r word; do load_args+=("$word"); done < <(ops_rate_args "$LOAD_MAX_ROWS_PER_SECOND" "$LOAD_MAX_BYTES_PER_SECOND")
 status=0
 ops_run milvus-load "${load_args[@]}" "$set_url" || status=$?
 [[ $status -eq 0 ]] || ops_die "$status" "milvus-load failed (exit $status)"

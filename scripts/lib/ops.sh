@@ -65,6 +65,13 @@ ops_tool() {
     fi
 }
 
+# ops_rate_args ROWS BYTES: --max-rows-per-second / --max-bytes-per-second
+# for the limits given (empty: none), one word per line.
+ops_rate_args() {
+    [[ -z ${1:-} ]] || printf '%s\n' --max-rows-per-second "$1"
+    [[ -z ${2:-} ]] || printf '%s\n' --max-bytes-per-second "$2"
+}
+
 # ops_run NAME ARGS...: run a milvus-pipes binary; a signal the script gets
 # meanwhile is passed on to it (see the traps above). It runs as a background
 # job the script waits for: bash runs a trap only between commands, and a

@@ -194,3 +194,101 @@ fn sigint_mid_verify_exits_130() {
     assert_eq!(status, Some(130), "{stderr}");
     assert!(stderr.contains("interrupted (SIGINT)"), "{stderr}");
 }
+
+/// Kubernetes signals only a container's first process: backup.sh passes
+/// SIGTERM on to its dump, which stops cleanly; BACKUP_RESUME=1 finishes it.
+#[test]
+fn sigterm_to_backup_sh_stops_its_dump_and_a_resume_finishes_the_set() {
+    let server = Server::Lite3;
+    let name = unique_name("termbackup");
+    seed(server, "bench", &name, &["--rows", "3000", "--dim", "8"]);
+    let backups = s3_prefix("term-backup");
+    let backup = || {
+        let mut cmd = Command::new("bash");
+        cmd.arg(test_harness::root().join("scripts/backup.sh"))
+            .env("MP_BIN_DIR", workspace_bin("milvus-dump").parent().unwrap())
+            .env("MILVUS_URI", server.uri())
+            .env("BACKUP_URL", backups.trim_end_matches('/'))
+            .env("BACKUP_SET_NAME", "2026-12-02T000000Z")
+            .env("COLLECTIONS", &name)
+            .env("PART_ROWS", "500")
+            .env_remove("METRICS_DIR");
+        with_s3(&mut cmd);
+        cmd
+    };
+    // Throttled to 1,000 rows/s: three seconds, long enough to be stopped.
+    let mut child = backup()
+        .env("DUMP_MAX_ROWS_PER_SECOND", "1000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let set = format!("{backups}2026-12-02T000000Z/");
+    let record = format!("{name}/part-00000.parquet.json");
+    wait_until(&mut child, || s3_keys(&set).contains(&record));
+    let (status, stderr) = stop(child, "TERM");
+    assert_eq!(status, Some(143), "{stderr}");
+    assert!(
+        stderr.contains("milvus-dump: interrupted (SIGTERM)"),
+        "{stderr}"
+    );
+    assert!(!s3_keys(&set).contains(&"manifest.json".to_string()));
+
+    run_ok(backup().env("BACKUP_RESUME", "1"));
+    let copy = format!("{name}_copy");
+    run_ok(with_s3(&mut load(server)).args(["-c", &copy, &set]));
+    compare_copy((server, &name), (server, &copy));
+}
+
+/// `--max-rows-per-second` holds the dump and the load under the limit
+/// (all connections together), and the summary says so.
+#[test]
+fn a_rate_limit_holds_the_dump_and_the_load_under_it() {
+    let server = Server::Lite3;
+    let name = unique_name("throttle");
+    seed(server, "bench", &name, &["--rows", "3000", "--dim", "8"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (stream, report) = (dir.path().join("s.jsonl"), dir.path().join("report.json"));
+    run_ok(
+        dump(server)
+            .args([
+                "-c",
+                &name,
+                "--jobs",
+                "2",
+                "--max-rows-per-second",
+                "1000",
+                "-o",
+            ])
+            .arg(&stream)
+            .arg("--report")
+            .arg(&report),
+    );
+    let held = |report: &std::path::Path, rate_key: &str| {
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+        assert_eq!(
+            summary["throttle"]["max_rows_per_second"], 1000,
+            "{summary}"
+        );
+        assert!(
+            summary["throttle"]["waited_seconds"].as_f64().unwrap() > 0.0,
+            "{summary}"
+        );
+        // One second of credit at most: 3,000 rows take two seconds or more.
+        let rate = summary[rate_key].as_f64().unwrap();
+        assert!(rate <= 1500.0, "{rate_key} {rate}: {summary}");
+    };
+    held(&report, "rows_per_sec");
+    let copy = format!("{name}_copy");
+    run_ok(
+        load(server)
+            .args(["-c", &copy, "--concurrency", "2", "--batch-bytes", "4KiB"])
+            .args(["--max-rows-per-second", "1000", "--report"])
+            .arg(&report)
+            .arg(&stream),
+    );
+    held(&report, "rows_per_s");
+    compare_copy((server, &name), (server, &copy));
+}
