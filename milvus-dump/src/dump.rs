@@ -18,7 +18,6 @@ use record_stream::manifest::{Manifest, MANIFEST_FILE};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::paging::PageSizer;
 use crate::parallel;
 use crate::pk::Pk;
 use crate::reader::{self, KeyRange, Page, ReadPlan, ReadStats};
@@ -26,6 +25,7 @@ use crate::resume;
 use crate::sink::{Encoder, Format, PartLimits, PartSeries};
 use locations::write::FileWriter;
 use milvus_wire::progress::Progress;
+use milvus_wire::sizing::RequestSizer;
 
 /// Where the dump goes.
 #[derive(Clone, Debug)]
@@ -374,8 +374,8 @@ async fn pump<S: PageSink>(
     let name = prepared.plan.collection.clone();
     let snapshot = prepared.header.snapshot.clone();
     let sizer = match options.page_rows {
-        Some(rows) => PageSizer::fixed(rows),
-        None => PageSizer::new(row_bytes_estimate(&prepared.fields)),
+        Some(rows) => RequestSizer::fixed(rows),
+        None => RequestSizer::new(row_bytes_estimate(&prepared.fields)),
     };
     // Two pages queued: enough to overlap reading with writing.
     let (tx, mut rx) = mpsc::channel::<Page>(2);

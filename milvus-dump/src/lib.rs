@@ -2,7 +2,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod dump;
-pub mod paging;
 pub mod parallel;
 pub mod pk;
 pub mod reader;

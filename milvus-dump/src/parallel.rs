@@ -29,9 +29,9 @@ use record_stream::header::Snapshot;
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 
-use crate::paging::{PageSizer, MAX_PAGE_ROWS};
 use crate::pk::Pk;
 use crate::reader::{self, KeyRange, Page, ReadError, ReadPlan, ReadStats};
+use milvus_wire::sizing::{RequestSizer, MAX_PAGE_ROWS};
 
 /// What a parallel read covers.
 pub struct ParallelRead {
@@ -40,7 +40,7 @@ pub struct ParallelRead {
     /// The snapshot every page reads at.
     pub snapshot: Snapshot,
     /// The page sizer (shared by the connections).
-    pub sizer: PageSizer,
+    pub sizer: RequestSizer,
     /// Read keys after this one (`None`: from the start).
     pub start: Option<Pk>,
     /// The rows there are to read (the count before reading): with the
@@ -137,7 +137,7 @@ impl Drop for Scan {
 async fn next_range(
     scanner: &Milvus,
     read: &ParallelRead,
-    sizer: &std::sync::Mutex<PageSizer>,
+    sizer: &std::sync::Mutex<RequestSizer>,
     scan: &mut Scan,
 ) -> Result<Option<KeyRange>, ReadError> {
     loop {
@@ -264,7 +264,7 @@ pub async fn read_parallel(
                     .rows
                     .map(|n| n as usize)
                     .unwrap_or_else(|| sizer.lock().map(|s| s.rows()).unwrap_or(MAX_PAGE_ROWS));
-                let mut fixed = PageSizer::fixed(page_rows);
+                let mut fixed = RequestSizer::fixed(page_rows);
                 let (tx, mut rx) = mpsc::channel(MAX_PAGE_ROWS);
                 let result =
                     reader::read_pages(&client, &plan, &snapshot, &mut fixed, range, tx).await;

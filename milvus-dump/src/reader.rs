@@ -11,8 +11,8 @@ use milvus_wire::{expr, Freshness, Milvus};
 use record_stream::header::{FieldSpec, Snapshot};
 use tokio::sync::mpsc;
 
-use crate::paging::PageSizer;
 use crate::pk::{self, Pk};
+use milvus_wire::sizing::RequestSizer;
 
 /// What to read.
 #[derive(Clone, Debug)]
@@ -237,7 +237,7 @@ pub async fn read_pages(
     client: &Milvus,
     plan: &ReadPlan,
     snapshot: &Snapshot,
-    sizer: &mut PageSizer,
+    sizer: &mut RequestSizer,
     range: KeyRange,
     pages: mpsc::Sender<Page>,
 ) -> Result<ReadStats, ReadError> {

@@ -2,13 +2,14 @@
 //! batches while several insert RPCs are in flight on separate connections.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use futures::StreamExt as _;
 use milvus_wire::insert_batch::InsertBatch;
 use milvus_wire::pace::Pacer;
+use milvus_wire::sizing::RequestSizer;
 use milvus_wire::{Milvus, RpcCode};
 use tokio::sync::mpsc;
 
@@ -18,6 +19,9 @@ pub struct Prepared {
     pub batch: InsertBatch,
     /// Rows in it.
     pub rows: u64,
+    /// The rows per batch it was cut at (a batch split by partition, or the
+    /// end of a part, holds fewer).
+    pub asked: usize,
     /// Its size (the Arrow rows it was encoded from), for `--max-bytes-per-second`.
     pub bytes: u64,
     /// Its first primary key (for messages).
@@ -35,6 +39,8 @@ pub struct SendOptions {
     pub attempts: u32,
     /// The rate limits every connection shares.
     pub pacer: Option<Arc<Pacer>>,
+    /// Told each batch's time, when batch sizes adapt.
+    pub sizer: Option<Arc<Mutex<RequestSizer>>>,
 }
 
 /// Why a load stopped, with what was committed before it.
@@ -132,7 +138,19 @@ pub async fn send_all(
                 if let Some(pacer) = &options.pacer {
                     pacer.pace(prepared.rows, prepared.bytes).await;
                 }
-                send_one(&client, prepared, options).await
+                let (asked, rows, started) = (prepared.asked, prepared.rows, Instant::now());
+                let result = send_one(&client, prepared, options).await;
+                if let (Ok(_), Some(sizer)) = (&result, &options.sizer) {
+                    if let Ok(mut sizer) = sizer.lock() {
+                        sizer.observe_shared(
+                            asked,
+                            rows as usize,
+                            started.elapsed(),
+                            Instant::now(),
+                        );
+                    }
+                }
+                result
             }
         })
         .buffer_unordered(options.concurrency.max(1));

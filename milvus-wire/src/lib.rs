@@ -17,6 +17,7 @@ pub mod pace;
 #[cfg(feature = "cli")]
 pub mod progress;
 pub mod query_page;
+pub mod sizing;
 pub mod write;
 
 pub use client::{

@@ -1,4 +1,5 @@
-//! Page sizing: how many rows to ask for in the next query page.
+//! Request sizing: how many rows to ask for in the next query page, or to
+//! send in the next insert batch.
 //!
 //! Servers differ wildly (ARCHITECTURE.md, "Measured server behaviour"):
 //! Milvus Lite 2.5 falls off a cliff near 7 MB per page (2,500 rows of 768
@@ -8,7 +9,8 @@
 //! improves or holds (a flat curve: fewer requests), returns to the best size
 //! when growing clearly costs, halves at once when a page is slow or over the
 //! server's output cap, and re-probes now and then in case the server's
-//! behaviour changed.
+//! behaviour changed. Inserts behave alike: Milvus Lite 2.5 takes 8 MiB
+//! batches at a fiftieth of the rate of 1 MiB ones ([`Bounds::insert_batches`]).
 
 use std::time::{Duration, Instant};
 
@@ -20,10 +22,40 @@ pub const START_PAGE_BYTES: usize = 1 << 20;
 /// is held several times over (receive buffer, decoded, Arrow, queued), and
 /// both test servers peak well below it (ARCHITECTURE.md; bench/dump).
 pub const MAX_PAGE_BYTES: usize = 4 << 20;
+/// The limits a sizer works within.
+#[derive(Clone, Copy, Debug)]
+pub struct Bounds {
+    /// The first request aims at this many bytes.
+    pub start_bytes: usize,
+    /// Requests never exceed this many bytes (by the row estimate).
+    pub max_bytes: usize,
+    /// Nor this many rows.
+    pub max_rows: usize,
+}
+
+impl Bounds {
+    /// Query pages.
+    pub const QUERY_PAGES: Bounds = Bounds {
+        start_bytes: START_PAGE_BYTES,
+        max_bytes: MAX_PAGE_BYTES,
+        max_rows: MAX_PAGE_ROWS,
+    };
+
+    /// Insert batches of at most `max_bytes` (under the server's message
+    /// limit), starting from 1 MiB.
+    pub fn insert_batches(max_bytes: usize) -> Bounds {
+        Bounds {
+            start_bytes: START_PAGE_BYTES.min(max_bytes),
+            max_bytes,
+            max_rows: 100_000,
+        }
+    }
+}
+
 /// A page slower than this is a cliff: halve at once, never grow back past it.
 pub const SLOW_PAGE: Duration = Duration::from_secs(2);
 /// Pages measured at a size before judging it (on one connection; see
-/// [`PageSizer::shared_by`]).
+/// [`RequestSizer::shared_by`]).
 const SAMPLES_PER_SIZE: u32 = 3;
 /// After settling, probe again every this many pages.
 const REPROBE_EVERY: u32 = 200;
@@ -45,8 +77,9 @@ enum Probe {
 
 /// Adaptive page size.
 #[derive(Clone, Debug)]
-pub struct PageSizer {
+pub struct RequestSizer {
     rows: usize,
+    max_rows: usize,
     /// Sizes at or above this are known to be too slow or too large.
     ceiling: usize,
     /// Best size so far and its rows/s.
@@ -65,25 +98,36 @@ pub struct PageSizer {
     fixed: bool,
 }
 
-impl PageSizer {
-    /// Starts from a byte budget and an estimate of a row's size.
+impl RequestSizer {
+    /// Query pages, from a byte budget and an estimate of a row's size.
     pub fn new(row_bytes_estimate: usize) -> Self {
+        Self::within(Bounds::QUERY_PAGES, row_bytes_estimate)
+    }
+
+    /// Requests within `bounds`, for rows of about `row_bytes_estimate`.
+    pub fn within(bounds: Bounds, row_bytes_estimate: usize) -> Self {
         let row_bytes = row_bytes_estimate.max(1);
-        let rows = (START_PAGE_BYTES / row_bytes).clamp(1, MAX_PAGE_ROWS);
-        let mut sizer = Self::starting_at(rows, false);
-        sizer.ceiling = (MAX_PAGE_BYTES / row_bytes).clamp(1, MAX_PAGE_ROWS) + 1;
+        let rows = (bounds.start_bytes / row_bytes).clamp(1, bounds.max_rows);
+        let mut sizer = Self::starting_at(rows, bounds.max_rows, false);
+        sizer.ceiling = (bounds.max_bytes / row_bytes).clamp(1, bounds.max_rows) + 1;
         sizer
     }
 
     /// A fixed page size (`--page-rows`): never adapts.
     pub fn fixed(rows: usize) -> Self {
-        Self::starting_at(rows.clamp(1, MAX_PAGE_ROWS), true)
+        Self::starting_at(rows.clamp(1, MAX_PAGE_ROWS), MAX_PAGE_ROWS, true)
     }
 
-    fn starting_at(rows: usize, fixed: bool) -> Self {
+    /// A fixed size of `rows` rows, whatever the bounds (`--batch-bytes`).
+    pub fn pinned(rows: usize) -> Self {
+        Self::starting_at(rows.max(1), rows.max(1), true)
+    }
+
+    fn starting_at(rows: usize, max_rows: usize, fixed: bool) -> Self {
         Self {
             rows,
-            ceiling: MAX_PAGE_ROWS + 1,
+            max_rows,
+            ceiling: max_rows + 1,
             best: None,
             probe: Probe::Up,
             tried_down: false,
@@ -225,7 +269,7 @@ impl PageSizer {
     /// Continues in the current direction, or settles at the edge.
     fn step(&mut self) {
         let next = match self.probe {
-            Probe::Up => (self.rows * 2).min(MAX_PAGE_ROWS),
+            Probe::Up => (self.rows * 2).min(self.max_rows),
             Probe::Down => self.rows / 2,
             Probe::Settled { .. } => return,
         };
@@ -260,7 +304,11 @@ mod tests {
     use super::*;
 
     /// Drives a sizer against a server model: seconds for a page of n rows.
-    fn drive(mut sizer: PageSizer, pages: usize, cost: impl Fn(usize) -> f64) -> (PageSizer, f64) {
+    fn drive(
+        mut sizer: RequestSizer,
+        pages: usize,
+        cost: impl Fn(usize) -> f64,
+    ) -> (RequestSizer, f64) {
         let (mut rows, mut secs) = (0usize, 0.0);
         for _ in 0..pages {
             let n = sizer.rows();
@@ -274,21 +322,21 @@ mod tests {
 
     #[test]
     fn starts_from_a_byte_budget() {
-        assert_eq!(PageSizer::new(3_300).rows(), 317);
-        assert_eq!(PageSizer::new(8).rows(), MAX_PAGE_ROWS);
-        assert_eq!(PageSizer::new(100 << 20).rows(), 1);
+        assert_eq!(RequestSizer::new(3_300).rows(), 317);
+        assert_eq!(RequestSizer::new(8).rows(), MAX_PAGE_ROWS);
+        assert_eq!(RequestSizer::new(100 << 20).rows(), 1);
     }
 
     #[test]
     fn grows_to_the_window_on_a_server_that_rewards_big_pages() {
         // Fixed 100 ms per request + 40 µs per row.
-        let (sizer, _) = drive(PageSizer::new(100), 200, |n| 0.1 + n as f64 * 40e-6);
+        let (sizer, _) = drive(RequestSizer::new(100), 200, |n| 0.1 + n as f64 * 40e-6);
         assert_eq!(sizer.rows(), MAX_PAGE_ROWS);
     }
 
     #[test]
     fn never_grows_past_the_byte_cap() {
-        let (sizer, _) = drive(PageSizer::new(3_300), 200, |n| 0.1 + n as f64 * 40e-6);
+        let (sizer, _) = drive(RequestSizer::new(3_300), 200, |n| 0.1 + n as f64 * 40e-6);
         assert!(sizer.rows() * 3_300 <= MAX_PAGE_BYTES, "{}", sizer.rows());
         assert!(
             sizer.rows() * 2 * 3_300 > MAX_PAGE_BYTES,
@@ -308,7 +356,7 @@ mod tests {
                 22.0
             }
         };
-        let (sizer, rate) = drive(PageSizer::new(3_300), 300, cliff);
+        let (sizer, rate) = drive(RequestSizer::new(3_300), 300, cliff);
         assert!(sizer.rows() <= 317, "settled at {}", sizer.rows());
         assert!(rate > 9_000.0, "rate {rate}");
     }
@@ -317,7 +365,7 @@ mod tests {
     fn settles_on_the_best_size_when_throughput_peaks() {
         // Super-linear cost beyond 500 rows: best around 500.
         let cost = |n: usize| 0.01 + n as f64 * 50e-6 + (n as f64 / 500.0).powi(3) * 0.01;
-        let (sizer, _) = drive(PageSizer::new(10_000), 60, cost);
+        let (sizer, _) = drive(RequestSizer::new(10_000), 60, cost);
         assert!(
             (200..=1_000).contains(&sizer.rows()),
             "settled at {}",
@@ -330,7 +378,7 @@ mod tests {
         // Milvus Lite 2.5's shape, steeper: each page costs more per row the
         // larger it is, so the best page is well below the starting 317 rows.
         let cost = |n: usize| 0.002 + 0.02 * (n as f64 / 250.0).powf(2.0);
-        let (sizer, _) = drive(PageSizer::new(3_300), 100, cost);
+        let (sizer, _) = drive(RequestSizer::new(3_300), 100, cost);
         assert!(sizer.rows() < 317, "settled at {}", sizer.rows());
         assert!(sizer.used().0 < 317, "{:?}", sizer.used());
     }
@@ -339,9 +387,9 @@ mod tests {
     fn a_small_loss_on_a_flat_curve_does_not_send_it_looking_below() {
         // Flat per-row cost, but the first doubling measures 10% slower
         // (noise): settle at the start rather than probe smaller pages.
-        let start = PageSizer::new(3_300).rows();
+        let start = RequestSizer::new(3_300).rows();
         let cost = |n: usize| n as f64 * 30e-6 * if n == 2 * start { 1.1 } else { 1.0 };
-        let (sizer, _) = drive(PageSizer::new(3_300), 100, cost);
+        let (sizer, _) = drive(RequestSizer::new(3_300), 100, cost);
         assert_eq!(sizer.used().0, start);
         assert_eq!(sizer.rows(), start);
     }
@@ -349,7 +397,7 @@ mod tests {
     #[test]
     fn a_flat_curve_grows_to_the_byte_cap() {
         // The same cost per row at every size: fewer, larger requests.
-        let (sizer, _) = drive(PageSizer::new(3_300), 100, |n| n as f64 * 30e-6);
+        let (sizer, _) = drive(RequestSizer::new(3_300), 100, |n| n as f64 * 30e-6);
         let cap = MAX_PAGE_BYTES / 3_300;
         assert!(
             sizer.rows() <= cap && sizer.rows() * 2 > cap,
@@ -360,7 +408,7 @@ mod tests {
 
     #[test]
     fn pages_asked_at_another_size_are_not_judged() {
-        let mut sizer = PageSizer::new(100 << 10).shared_by(2);
+        let mut sizer = RequestSizer::new(100 << 10).shared_by(2);
         let start = sizer.rows();
         let fast = Duration::from_millis(1);
         // Six samples at the current size (3 × 2 connections) before judging.
@@ -384,7 +432,7 @@ mod tests {
         // Under contention a page's own time grows with its size (rows/s per
         // page flat), while pages finish at intervals that reward big pages:
         // 5 ms per query + 10 µs per row on the server.
-        let mut sizer = PageSizer::new(100).shared_by(2);
+        let mut sizer = RequestSizer::new(100).shared_by(2);
         let mut now = Instant::now();
         for _ in 0..200 {
             let n = sizer.rows();
@@ -395,11 +443,26 @@ mod tests {
     }
 
     #[test]
+    fn insert_batches_start_at_a_mebibyte_and_stay_under_their_cap() {
+        let bounds = Bounds::insert_batches(8 << 20);
+        assert_eq!(RequestSizer::within(bounds, 3_300).rows(), 317);
+        let (sizer, _) = drive(RequestSizer::within(bounds, 3_300), 200, |n| {
+            0.1 + n as f64 * 40e-6
+        });
+        assert!(sizer.rows() * 3_300 <= 8 << 20, "{}", sizer.rows());
+        // Milvus Lite 2.5 as measured: 8 MiB batches 50 times slower per row.
+        let lite = |n: usize| n as f64 * if n * 3_300 > 2 << 20 { 2.5e-3 } else { 5e-5 };
+        let (sizer, rate) = drive(RequestSizer::within(bounds, 3_300), 200, lite);
+        assert!(sizer.rows() * 3_300 <= 2 << 20, "{}", sizer.rows());
+        assert!(rate > 10_000.0, "rate {rate}");
+    }
+
+    #[test]
     fn halves_when_the_server_says_too_large() {
-        let mut sizer = PageSizer::fixed(1_000);
+        let mut sizer = RequestSizer::fixed(1_000);
         assert!(sizer.too_large());
         assert_eq!(sizer.rows(), 500);
-        let mut one = PageSizer::fixed(1);
+        let mut one = RequestSizer::fixed(1);
         assert!(!one.too_large());
     }
 }
