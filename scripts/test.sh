@@ -25,7 +25,7 @@ on_exit() {
 trap on_exit EXIT
 
 echo "test.sh: starting servers in $MP_RUN_DIR" >&2
-start_milvus235 # slow to start: let it come up while the rest runs
+start_milvus235 --auth # slow to start: let it come up while the rest runs
 start_lite25
 start_lite3
 start_s3_server
@@ -36,6 +36,9 @@ cargo build --workspace --all-targets --locked
 wait_milvus235
 
 export MP_TEST_PYTHON="$MP_VENV/main/bin/python"
+# Milvus 2.3.5 runs with authorization on: every tool and helper connects as
+# root (the Lite servers have no authorization and ignore the token).
+export MILVUS_TOKEN=$MP_TEST_MILVUS235_TOKEN
 cargo test --workspace --locked
 "$MP_TEST_PYTHON" tests/e2e/k8s_manifests.py
 bash tests/e2e/scripted-week.sh

@@ -57,7 +57,8 @@ impl ConnectArgs {
                 })?;
                 Some(text.lines().next().unwrap_or("").trim().to_string())
             }
-            None => self.token.clone(),
+            // `MILVUS_TOKEN=` (set, empty) is no token: --user/--password apply.
+            None => self.token.clone().filter(|t| !t.is_empty()),
         };
         Ok(ConnectOptions {
             uri: self.uri.clone(),

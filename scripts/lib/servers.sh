@@ -86,9 +86,15 @@ start_lite3() {
 # Milvus 2.3.5 standalone: a full server (about 45 s to start). Every port it
 # lets us set is set to a free one; its embedded etcd's peer port (2380) is
 # fixed, so one instance per machine.
+# start_milvus235 [--auth]: --auth turns authorization on; the root user's
+# token (root:Milvus, the server's default) is then in MP_TEST_MILVUS235_TOKEN.
 start_milvus235() {
     local data args=() opt
     mp_run_dir >/dev/null
+    if [[ ${1:-} == --auth ]]; then
+        args+=(--authorization-enabled true)
+        export MP_TEST_MILVUS235_TOKEN=root:Milvus
+    fi
     # Its embedded etcd always takes peer port 2380 (no setting reaches it).
     if (exec 3<>/dev/tcp/127.0.0.1/2380) 2>/dev/null; then
         echo "servers: port 2380 is in use (another Milvus 2.3.5 standalone?): only one can run per machine" >&2
@@ -113,7 +119,7 @@ wait_milvus235() {
         if "$MP_VENV/main/bin/python" -c "
 import sys
 from pymilvus import MilvusClient
-MilvusClient(uri='$uri', timeout=5).list_collections()
+MilvusClient(uri='$uri', token='${MP_TEST_MILVUS235_TOKEN:-}', timeout=5).list_collections()
 " >/dev/null 2>&1; then
             export MP_TEST_MILVUS235_URI="$uri"
             return 0

@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import struct
 import sys
 
@@ -216,7 +217,7 @@ def main():
     if args.copy:
         return compare_live(args)
 
-    client = MilvusClient(uri=args.uri, db_name=args.db) if args.db else MilvusClient(uri=args.uri)
+    client = connect(args.uri, args.db)
     schema = Schema(client, args.name)
     global SCHEMA
     SCHEMA = schema
@@ -278,7 +279,9 @@ def main():
 
 
 def connect(uri, db):
-    return MilvusClient(uri=uri, db_name=db) if db else MilvusClient(uri=uri)
+    """A client, authenticated with $MILVUS_TOKEN when it is set (as the tools are)."""
+    token = os.environ.get("MILVUS_TOKEN", "")
+    return MilvusClient(uri=uri, db_name=db, token=token) if db else MilvusClient(uri=uri, token=token)
 
 
 def read_live(client, name, flt="", partitions=None, fields=("*",)):

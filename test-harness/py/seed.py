@@ -64,8 +64,10 @@ def json_value(i, caps):
 
 
 def connect(uri):
-    """A client for `uri`, or for {"uri": ..., "db_name": ...} (see --db)."""
-    return MilvusClient(**uri) if isinstance(uri, dict) else MilvusClient(uri=uri)
+    """A client for `uri`, or for {"uri": ..., "db_name": ...} (see --db),
+    authenticated with $MILVUS_TOKEN when it is set (as the tools are)."""
+    options = uri if isinstance(uri, dict) else {"uri": uri}
+    return MilvusClient(token=os.environ.get("MILVUS_TOKEN", ""), **options)
 
 
 def build_schema(client, caps):
@@ -445,7 +447,7 @@ def main():
                        help="types, empty-types, bulk-files: only values BulkWriter accepts")
     args = p.parse_args()
     if args.db:
-        root = MilvusClient(uri=args.uri)
+        root = connect(args.uri)
         if args.db not in root.list_databases():
             root.create_database(args.db)
         # Every command connects through this URI; the database goes with it.

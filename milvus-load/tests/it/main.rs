@@ -11,6 +11,7 @@ use test_harness::{
     compare_copy, describe, run, run_ok, seed, seed_output, unique_name, workspace_bin, Server,
 };
 
+mod auth;
 mod inputs;
 mod signals;
 
