@@ -163,8 +163,10 @@ impl Decoder {
             .map_err(|e| Error::reading(source, &e))?;
         if prefix.starts_with(PARQUET_MAGIC) {
             drop(reader);
-            let parquet = ParquetInput::from_bytes(blob.random_access()?, source)
-                .map_err(|e| parquet_error(source, e))?;
+            let bytes = blob.random_access()?;
+            let parquet = guarded(source, || {
+                ParquetInput::from_bytes(bytes, source).map_err(|e| parquet_error(source, e))
+            })?;
             return Ok(Decoder {
                 source: source.to_string(),
                 inner: Opened::Parquet(parquet),
@@ -182,8 +184,10 @@ impl Decoder {
     /// checked): Parquet is read from them in place. Blocking.
     pub fn open_bytes(bytes: Bytes, source: &str, spool: &Spool) -> Result<Decoder> {
         if bytes.starts_with(PARQUET_MAGIC) {
-            let parquet = ParquetInput::from_bytes(SharedBytes::in_memory(bytes), source)
-                .map_err(|e| parquet_error(source, e))?;
+            let parquet = guarded(source, || {
+                ParquetInput::from_bytes(SharedBytes::in_memory(bytes), source)
+                    .map_err(|e| parquet_error(source, e))
+            })?;
             return Ok(Decoder {
                 source: source.to_string(),
                 inner: Opened::Parquet(parquet),
@@ -207,8 +211,9 @@ impl Decoder {
         match sniffed {
             Sniffed::Parquet(mut reader) => {
                 let spooled = spool.copy(&mut reader, source)?;
-                let parquet =
-                    ParquetInput::open(&spooled, source).map_err(|e| parquet_error(source, e))?;
+                let parquet = guarded(source, || {
+                    ParquetInput::open(&spooled, source).map_err(|e| parquet_error(source, e))
+                })?;
                 Ok(Decoder {
                     source: source.to_string(),
                     inner: Opened::Parquet(parquet),
@@ -285,9 +290,11 @@ impl Decoder {
             }
             Opened::Parquet(parquet) => {
                 let footer_rows = parquet.rows();
-                let rows = parquet
-                    .read(fields, batch_rows)
-                    .map_err(|e| Error::decoding(&source, e))?;
+                let rows = guarded(&source, || {
+                    parquet
+                        .read(fields, batch_rows)
+                        .map_err(|e| Error::decoding(&source, e))
+                })?;
                 Rows::Parquet {
                     rows,
                     footer_rows,
@@ -303,6 +310,19 @@ impl Decoder {
             _spooled: self._spooled,
         })
     }
+}
+
+/// Runs a step of the Parquet decoder. The `parquet` crate can panic on a
+/// damaged file (an overflowing shift in its bit reader, found by
+/// `tests/mutated_inputs.rs`): a damaged file is refused as corrupt, named,
+/// rather than crashing the tool.
+fn guarded<T>(source: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|_| {
+        Err(Error::corrupt(
+            source,
+            "not a readable Parquet file: its decoder failed on damaged data",
+        ))
+    })
 }
 
 fn parquet_error(source: &str, e: record_stream::Error) -> Error {
@@ -377,16 +397,18 @@ impl Iterator for Batches {
                 .next_batch(self.batch_rows)
                 .map_err(|e| Error::decoding(&self.source, e))
                 .transpose(),
-            Rows::Parquet { rows, fields, .. } => rows.next().map(|batch| {
-                let batch = batch.map_err(|e| Error::decoding(&self.source, e))?;
-                // JSONL is checked against the header as it is decoded;
-                // Parquet's columns only know their Arrow types.
-                let refs: Vec<&FieldSpec> = fields.iter().collect();
-                record_stream::conform::check_batch(&refs, &batch).map_err(|reason| {
-                    Error::corrupt(&self.source, format!("row {}: {reason}", self.rows))
-                })?;
-                Ok(batch)
-            }),
+            Rows::Parquet { rows, fields, .. } => guarded(&self.source, || Ok(rows.next()))
+                .transpose()
+                .map(|batch| {
+                    let batch = batch?.map_err(|e| Error::decoding(&self.source, e))?;
+                    // JSONL is checked against the header as it is decoded;
+                    // Parquet's columns only know their Arrow types.
+                    let refs: Vec<&FieldSpec> = fields.iter().collect();
+                    record_stream::conform::check_batch(&refs, &batch).map_err(|reason| {
+                        Error::corrupt(&self.source, format!("row {}: {reason}", self.rows))
+                    })?;
+                    Ok(batch)
+                }),
         };
         if let Some(Ok(batch)) = &batch {
             self.rows += batch.num_rows() as u64;

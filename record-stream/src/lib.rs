@@ -25,8 +25,8 @@ pub mod manifest;
 pub mod parquet;
 pub mod parquet_read;
 pub mod random_access;
-#[cfg(test)]
-mod test_support;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 pub mod to_milvus;
 mod vector_chunk;
 
