@@ -163,10 +163,13 @@ impl Dir {
             Dir::Local(dir) => FileWriter::local(dir.join(rel)),
             Dir::Remote(store) => {
                 let location = store.location.with_key(Self::key(store, rel));
-                Ok(FileWriter::remote(Store {
-                    inner: store.inner.clone(),
-                    location,
-                }))
+                Ok(FileWriter::remote(
+                    Store {
+                        inner: store.inner.clone(),
+                        location,
+                    },
+                    true,
+                ))
             }
         }
     }

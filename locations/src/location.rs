@@ -96,21 +96,22 @@ pub fn set_dir(text: &str, config: &StoreConfig) -> Result<Dir> {
     }
 }
 
-/// A stream written to a path or `file://` URL, or to an object (which
-/// must not exist yet): it appears under its name only when finished (see
-/// [`FileWriter`]). Call inside the runtime.
-pub fn create_file(text: &str, config: &StoreConfig) -> Result<FileWriter> {
+/// A stream written to a path or `file://` URL, or to an object, which must
+/// not exist yet unless `overwrite`: it appears under its name only when
+/// finished (see [`FileWriter`]). Call inside the runtime.
+pub fn create_file(text: &str, config: &StoreConfig, overwrite: bool) -> Result<FileWriter> {
     match place(text)? {
-        Place::Local(path) => FileWriter::local(path),
+        Place::Local(path) if overwrite => FileWriter::local(path),
+        Place::Local(path) => FileWriter::local_new(path),
         Place::Remote(location) if !location.is_object() => Err(Error::new(
             Kind::Usage,
             text,
             "names a bucket or prefix: give the object's full key",
         )),
-        Place::Remote(location) => Ok(FileWriter::remote(open_store(
-            &location,
-            &for_writing(config),
-        )?)),
+        Place::Remote(location) => Ok(FileWriter::remote(
+            open_store(&location, &for_writing(config))?,
+            !overwrite,
+        )),
     }
 }
 

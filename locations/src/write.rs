@@ -75,6 +75,8 @@ enum Inner {
         file: BufWriter<File>,
         temporary: PathBuf,
         path: PathBuf,
+        /// Never replace a file that appeared at `path` meanwhile.
+        create_new: bool,
     },
     Remote {
         pipe: BufWriter<PipeWriter>,
@@ -87,6 +89,20 @@ impl FileWriter {
     /// A local file at `path`, written as `.NAME.tmp` beside it until
     /// finished (then renamed over whatever `path` held).
     pub fn local(path: PathBuf) -> Result<Self> {
+        Self::local_file(path, false)
+    }
+
+    /// A local file at `path`, which must not exist: refused at once if it
+    /// does, and given its name at the end only if nothing took it
+    /// meanwhile (a hard link, which never replaces).
+    pub fn local_new(path: PathBuf) -> Result<Self> {
+        if path.exists() {
+            return Err(exists_error(&path));
+        }
+        Self::local_file(path, true)
+    }
+
+    fn local_file(path: PathBuf, create_new: bool) -> Result<Self> {
         let url = path.display().to_string();
         let temporary = temporary_beside(&path);
         if let Some(parent) = path.parent() {
@@ -99,19 +115,21 @@ impl FileWriter {
                 file: BufWriter::with_capacity(WRITE_BUFFER, file),
                 temporary,
                 path,
+                create_new,
             }),
         })
     }
 
-    /// The object `store.location` (which must not exist yet), uploaded as
-    /// it is written. Call inside the runtime that will run the upload.
-    pub(crate) fn remote(store: Store) -> Self {
+    /// The object `store.location`, uploaded as it is written; with
+    /// `create_only` it must not exist (else it is replaced when finished).
+    /// Call inside the runtime that will run the upload.
+    pub(crate) fn remote(store: Store, create_only: bool) -> Self {
         let url = store.location.to_string();
         let (pipe, input, failure) = pipe();
         let options = UploadOptions {
             part_size: UPLOAD_PART_BYTES,
             concurrency: UPLOADS_IN_FLIGHT,
-            create_only: true,
+            create_only,
             allow_empty: true,
             // The set's manifest records every part's sha256.
             sidecar: false,
@@ -153,12 +171,21 @@ impl FileWriter {
                 file,
                 temporary,
                 path,
+                create_new,
             }) => {
                 let file = file
                     .into_inner()
                     .map_err(|e| write_error(&url, e.into_error()))?;
                 file.sync_all().map_err(|e| write_error(&url, e))?;
-                std::fs::rename(&temporary, &path).map_err(|e| write_error(&url, e))
+                if !create_new {
+                    return std::fs::rename(&temporary, &path).map_err(|e| write_error(&url, e));
+                }
+                let linked = std::fs::hard_link(&temporary, &path);
+                let _ = std::fs::remove_file(&temporary);
+                match linked {
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(exists_error(&path)),
+                    other => other.map_err(|e| write_error(&url, e)),
+                }
             }
             Some(Inner::Remote {
                 pipe,
@@ -218,6 +245,14 @@ impl Write for FileWriter {
 
 /// `.NAME.tmp` beside `DIR/NAME`: where a local file is written until it
 /// is complete (`milvus-dump --resume` removes such leftovers).
+fn exists_error(path: &Path) -> Error {
+    Error::new(
+        Kind::Usage,
+        path.display().to_string(),
+        "exists: it is never replaced (remove it, choose another name, or --overwrite)",
+    )
+}
+
 pub(crate) fn temporary_beside(path: &Path) -> PathBuf {
     let name = path
         .file_name()

@@ -79,6 +79,8 @@ pub struct DumpOptions {
     /// `--max-rows-per-second` / `--max-bytes-per-second`, shared by every
     /// connection (`None`: no limit).
     pub pacer: Option<Arc<Pacer>>,
+    /// `-o FILE` may replace an existing file or object.
+    pub overwrite: bool,
 }
 
 /// Summary of one collection's dump.
@@ -531,9 +533,11 @@ async fn dump_stream(
 ) -> anyhow::Result<(CollectionSummary, u64)> {
     let mut prepared = prepare(client, name, options).await?;
     let target = match &options.destination {
-        Destination::File(location) => {
-            StreamTarget::File(locations::location::create_file(location, &options.store)?)
-        }
+        Destination::File(location) => StreamTarget::File(locations::location::create_file(
+            location,
+            &options.store,
+            options.overwrite,
+        )?),
         _ => StreamTarget::Stdout(BufWriter::with_capacity(1 << 20, io::stdout())),
     };
     // A file buffers its writes itself.

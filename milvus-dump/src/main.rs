@@ -57,10 +57,14 @@ struct Args {
     format: Format,
 
     /// Write the stream to FILE ('-': stdout), a path or an object URL
-    /// (s3://bucket/key, ...; never over an existing object); FILE appears
-    /// only when complete.
+    /// (s3://bucket/key, ...); FILE appears only when complete, and never
+    /// over an existing file or object (see --overwrite).
     #[arg(short = 'o', long, value_name = "FILE", conflicts_with = "out_dir")]
     output: Option<String>,
+
+    /// Let -o FILE replace an existing file or object.
+    #[arg(long, requires = "output")]
+    overwrite: bool,
 
     /// Write a backup set: DIR/<collection>/part-NNNNN.<ext> and
     /// DIR/manifest.json (last, never over an existing one). DIR is a local
@@ -244,6 +248,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         resume: args.resume,
         store: args.store.store_config(),
         pacer: args.throttle.pacer(),
+        overwrite: args.overwrite,
     };
 
     if args.schema_only {

@@ -176,7 +176,7 @@ fn dense_and_sparse_int_keys_split_the_same_as_one_stream() {
                 run_ok(
                     dump(server)
                         .args(["-c", &name, "--filter", filter, "--jobs", jobs])
-                        .args(["--page-rows", "16", "-o"])
+                        .args(["--page-rows", "16", "--overwrite", "-o"])
                         .arg(&out),
                 );
                 let all = lines(&out);
@@ -662,4 +662,35 @@ fn flush_only_flushes_and_writes_nothing() {
     let mut missing = dump(server);
     let out = run(missing.args(["--flush-only", "-c", "no_such_collection_here"]));
     assert!(!out.status.success(), "{}", describe(&missing, &out));
+}
+
+/// `-o FILE` never replaces a file it did not write (refused before
+/// reading a row); `--overwrite` says it may.
+#[test]
+fn an_existing_output_file_is_never_replaced_without_overwrite() {
+    let server = Server::Lite3;
+    let name = unique_name("noclobber");
+    seed(server, "bench", &name, &["--rows", "5", "--dim", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("precious.jsonl");
+    std::fs::write(&out, "someone else's data\n").unwrap();
+    let mut refused = dump(server);
+    refused.args(["-c", &name, "-o"]).arg(&out);
+    let result = run(&mut refused);
+    assert!(!result.status.success(), "{}", describe(&refused, &result));
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        stderr.contains("precious.jsonl") && stderr.contains("--overwrite"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "someone else's data\n"
+    );
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--overwrite", "-o"])
+            .arg(&out),
+    );
+    assert_eq!(lines(&out).len(), 5 + 2, "header, 5 rows, trailer");
 }

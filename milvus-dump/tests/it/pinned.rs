@@ -237,7 +237,7 @@ fn every_page_reads_at_the_pinned_session_timestamp() {
                     "--jobs",
                     jobs,
                 ])
-                .arg("-o")
+                .args(["--overwrite", "-o"])
                 .arg(&out),
         );
         let text = std::fs::read_to_string(&out).unwrap();
@@ -291,6 +291,7 @@ fn credentials_come_from_the_environment_or_a_file_and_a_refusal_is_clear() {
             "-q",
             "-c",
             "pinned",
+            "--overwrite",
             "-o",
         ])
         .arg(&out)
