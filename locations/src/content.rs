@@ -165,7 +165,7 @@ impl Decoder {
             drop(reader);
             let bytes = blob.random_access()?;
             let parquet = guarded(source, || {
-                ParquetInput::from_bytes(bytes, source).map_err(|e| parquet_error(source, e))
+                ParquetInput::from_bytes(bytes, source).map_err(|e| Error::decoding(source, e))
             })?;
             return Ok(Decoder {
                 source: source.to_string(),
@@ -186,7 +186,7 @@ impl Decoder {
         if bytes.starts_with(PARQUET_MAGIC) {
             let parquet = guarded(source, || {
                 ParquetInput::from_bytes(SharedBytes::in_memory(bytes), source)
-                    .map_err(|e| parquet_error(source, e))
+                    .map_err(|e| Error::decoding(source, e))
             })?;
             return Ok(Decoder {
                 source: source.to_string(),
@@ -212,7 +212,7 @@ impl Decoder {
             Sniffed::Parquet(mut reader) => {
                 let spooled = spool.copy(&mut reader, source)?;
                 let parquet = guarded(source, || {
-                    ParquetInput::open(&spooled, source).map_err(|e| parquet_error(source, e))
+                    ParquetInput::open(&spooled, source).map_err(|e| Error::decoding(source, e))
                 })?;
                 Ok(Decoder {
                     source: source.to_string(),
@@ -323,16 +323,6 @@ fn guarded<T>(source: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
             "not a readable Parquet file: its decoder failed on damaged data",
         ))
     })
-}
-
-fn parquet_error(source: &str, e: record_stream::Error) -> Error {
-    // A file cut short has lost its footer: the reader cannot even start.
-    let message = e.to_string();
-    if message.contains("not a readable Parquet file") {
-        Error::incomplete(source, message)
-    } else {
-        Error::decoding(source, e)
-    }
 }
 
 /// A file's rows, batch by batch. [`Batches::finish`] proves the file was

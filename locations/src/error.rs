@@ -83,22 +83,22 @@ impl Error {
             }
             cause = e.source();
         }
-        let message = match &error {
-            // The place names the input already.
-            record_stream::Error::Line { line, reason, .. } => format!("line {line}: {reason}"),
-            record_stream::Error::Io(e) => return Self::reading(what, e),
-            other => other.to_string(),
-        };
-        let cut = [
-            "truncated",
-            "no header",
-            "EOF while parsing",
-            "is not closed",
-        ]
-        .iter()
-        .any(|s| message.contains(s));
-        let kind = if cut { Kind::Incomplete } else { Kind::Corrupt };
-        Self::new(kind, what, message)
+        // The place names the input already.
+        match &error {
+            record_stream::Error::Cut { line, reason, .. } => Self::new(
+                Kind::Incomplete,
+                what,
+                match line {
+                    Some(line) => format!("line {line}: {reason}"),
+                    None => reason.clone(),
+                },
+            ),
+            record_stream::Error::Line { line, reason, .. } => {
+                Self::new(Kind::Corrupt, what, format!("line {line}: {reason}"))
+            }
+            record_stream::Error::Io(e) => Self::reading(what, e),
+            other => Self::new(Kind::Corrupt, what, other.to_string()),
+        }
     }
 
     /// An error reading `what`'s bytes: the storage's own failure is
@@ -131,5 +131,33 @@ impl StorageFailure {
     fn is(e: &std::io::Error) -> bool {
         e.get_ref()
             .is_some_and(|inner| inner.is::<StorageFailure>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Incomplete and corrupt are told apart by the decoder's error type,
+    /// never by its message.
+    #[test]
+    fn a_cut_input_is_incomplete_anything_else_corrupt() {
+        let cut = record_stream::Error::Cut {
+            input: "p".into(),
+            line: Some(5),
+            reason: "truncated: no trailer after line 4".into(),
+        };
+        let decoded = Error::decoding("p", cut);
+        assert_eq!(decoded.kind, Kind::Incomplete);
+        assert!(
+            decoded.to_string().contains("line 5: truncated"),
+            "{decoded}"
+        );
+        let line = record_stream::Error::Line {
+            input: "p".into(),
+            line: 3,
+            reason: "truncated field text".into(),
+        };
+        assert_eq!(Error::decoding("p", line).kind, Kind::Corrupt);
     }
 }

@@ -28,6 +28,19 @@ pub enum Error {
         /// What is wrong (naming the field when one is involved).
         reason: String,
     },
+    /// The input ends early: no header line at all, a stream without its
+    /// trailer, a last line cut mid-row, a Parquet file without its footer.
+    /// (Its own variant so that readers tell incomplete from corrupt by
+    /// type, never by message.)
+    #[error("{input}: {}{reason}", .line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+    Cut {
+        /// The input's name.
+        input: String,
+        /// The 1-based line, for text inputs.
+        line: Option<u64>,
+        /// What is missing.
+        reason: String,
+    },
     /// Writing or reading failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -305,7 +305,7 @@ pub fn verify_stream<R: BufRead>(input: R, source: &str) -> Result<VerifiedStrea
     let mut lines = Lines::new(input, source);
     let header = loop {
         if !lines.next()? {
-            return Err(lines.error_at(lines.line + 1, "no header: the input has no lines"));
+            return Err(lines.cut_at(lines.line + 1, "no header: the input has no lines"));
         }
         if lines.text().is_empty() {
             lines.hash();
@@ -391,6 +391,8 @@ struct Lines<R> {
     buf: Vec<u8>,
     /// 1-based number of the current line (0 before the first).
     line: u64,
+    /// The current line is the input's last and has no newline.
+    unterminated: bool,
     hasher: Sha256,
 }
 
@@ -401,6 +403,7 @@ impl<R> Lines<R> {
             source: source.to_string(),
             buf: Vec::with_capacity(1 << 16),
             line: 0,
+            unterminated: false,
             hasher: Sha256::new(),
         }
     }
@@ -420,6 +423,11 @@ impl<R> Lines<R> {
     }
 
     fn error_at(&self, line: u64, reason: impl Into<String>) -> Error {
+        // A line the input ends in before its newline was cut off: writers
+        // end every line, so whatever is wrong with it, the input is cut.
+        if line == self.line && self.unterminated {
+            return self.cut_at(line, reason);
+        }
         Error::Line {
             input: self.source.clone(),
             line,
@@ -427,8 +435,16 @@ impl<R> Lines<R> {
         }
     }
 
+    fn cut_at(&self, line: u64, reason: impl Into<String>) -> Error {
+        Error::Cut {
+            input: self.source.clone(),
+            line: Some(line),
+            reason: reason.into(),
+        }
+    }
+
     fn truncated(&self) -> Error {
-        self.error_at(
+        self.cut_at(
             self.line + 1,
             format!("truncated: no trailer after line {}", self.line),
         )
@@ -447,7 +463,11 @@ impl<R: BufRead> Lines<R> {
             Ok(0) => Ok(false),
             Ok(_) => {
                 self.line += 1;
+                self.unterminated = self.buf.last() != Some(&b'\n');
                 Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Err(self.cut_at(self.line + 1, format!("read error: {e}")))
             }
             Err(e) => Err(self.error_at(self.line + 1, format!("read error: {e}"))),
         }

@@ -41,8 +41,12 @@ impl ParquetInput {
     /// on a truncated file (no footer) or a header this build does not
     /// understand.
     pub fn from_bytes(bytes: SharedBytes, source: &str) -> Result<Self> {
-        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
-            .map_err(|e| Error::Header(format!("{source}: not a readable Parquet file ({e})")))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(bytes.clone()).map_err(|e| Error::Cut {
+                input: source.to_string(),
+                line: None,
+                reason: format!("not a readable Parquet file ({e})"),
+            })?;
         let header = builder
             .metadata()
             .file_metadata()
