@@ -1,6 +1,7 @@
 //! `backup-verify`: prove a milvus-dump backup is complete, intact and
 //! restorable. See the README's backup-verify section.
 
+use s3_pipes::exit::Exit;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -123,12 +124,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let outcome = runtime.block_on(async {
-        tokio::select! {
-            result = run(args) => Ok(result),
-            signal = interrupt.wait() => Err(signal),
-        }
-    });
+    let outcome = runtime.block_on(interrupt.until_signal(run(args)));
     // Nothing to finish after a signal; a read blocked on stdin must not
     // hold the exit.
     runtime.shutdown_background();
@@ -139,9 +135,8 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
         Err(signal) => {
-            let (status, name) = milvus_wire::cli::interrupted_status(signal);
-            eprintln!("backup-verify: interrupted ({name}): nothing verified");
-            ExitCode::from(status)
+            eprintln!("backup-verify: interrupted ({signal}): nothing verified");
+            Exit::for_signal(signal).into()
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `milvus-dump`: export Milvus collections as a self-describing stream or a backup set.
 
+use s3_pipes::exit::Exit;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -267,15 +268,13 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     // SIGINT/SIGTERM (Kubernetes stops a pod with SIGTERM): the dump stops
     // at its next await; unfinished files are removed, uploads aborted.
     let interrupt = s3_pipes::signals::Interrupt::install()?;
-    let outcome = tokio::select! {
-        summary = dump::run(&client, &dump_options) => Ok(summary),
-        signal = interrupt.wait() => Err(signal),
-    };
+    let outcome = interrupt
+        .until_signal(dump::run(&client, &dump_options))
+        .await;
     // The dump's future is dropped here: its writers end, unfinished.
     let summary = match outcome {
         Ok(summary) => summary?,
         Err(signal) => {
-            let (status, name) = milvus_wire::cli::interrupted_status(signal);
             dump::release_after_interrupt(&client).await;
             let ended = locations::write::uploads_ended(Duration::from_secs(30)).await;
             let kept = match &dump_options.destination {
@@ -296,8 +295,8 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 "; some multipart uploads may still be open (the bucket's lifecycle rule for incomplete uploads removes them)"
             };
-            eprintln!("milvus-dump: interrupted ({name}): {kept}{open}");
-            return Ok(ExitCode::from(status));
+            eprintln!("milvus-dump: interrupted ({signal}): {kept}{open}");
+            return Ok(Exit::for_signal(signal).into());
         }
     };
     let line = serde_json::to_string(&summary)?;

@@ -1,6 +1,7 @@
 //! `milvus-load`: recreate a collection from a milvus-dump stream, a backup
 //! set, or Milvus bulk-import rows, and insert the rows.
 
+use s3_pipes::exit::Exit;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -221,21 +222,18 @@ fn main() -> ExitCode {
         }
     };
     let underway = load::Underway::default();
-    let result = runtime.block_on(async {
-        tokio::select! {
-            result = load::run(&connect, &options, &underway) => Ok(result),
-            signal = interrupt.wait() => Err(signal),
-        }
-    });
+    let result = runtime.block_on(interrupt.until_signal(load::run(&connect, &options, &underway)));
     // Nothing to finish after a signal; a read blocked on stdin must not
     // hold the exit.
     runtime.shutdown_background();
     let result = match result {
         Ok(result) => result,
         Err(signal) => {
-            let (status, name) = milvus_wire::cli::interrupted_status(signal);
-            eprintln!("milvus-load: interrupted ({name}): {}", underway.describe());
-            return ExitCode::from(status);
+            eprintln!(
+                "milvus-load: interrupted ({signal}): {}",
+                underway.describe()
+            );
+            return Exit::for_signal(signal).into();
         }
     };
     match result {

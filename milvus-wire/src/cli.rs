@@ -179,16 +179,6 @@ impl ThrottleArgs {
     }
 }
 
-/// How a signal stopped a tool: the exit status (128 + the signal's
-/// number, as a shell reports a process the signal killed) and its name.
-pub fn interrupted_status(signal: &str) -> (u8, &'static str) {
-    if signal == "SIGTERM" {
-        (143, "SIGTERM")
-    } else {
-        (130, "SIGINT")
-    }
-}
-
 /// This process's command line, quoted for a POSIX shell, with `flag`
 /// added unless it is there already: the exact command that continues an
 /// interrupted run.

@@ -33,10 +33,19 @@ impl Exit {
             E::AlreadyExists { .. } => Exit::AlreadyExists,
             E::ChecksumMismatch { .. } | E::ShortRead { .. } => Exit::ChecksumMismatch,
             E::EmptyInput { .. } => Exit::EmptyInput,
-            E::Interrupted { signal, .. } if *signal == "SIGTERM" => Exit::Terminated,
-            E::Interrupted { .. } => Exit::Interrupted,
+            E::Interrupted { signal, .. } => Exit::for_signal(signal),
             E::InvalidUrl { .. } | E::Config(_) => Exit::Usage,
             _ => Exit::Failure,
+        }
+    }
+
+    /// The status of a tool a signal stopped (as [`crate::signals::Interrupt`]
+    /// names it): 143 for SIGTERM, 130 for SIGINT.
+    pub fn for_signal(signal: &str) -> Self {
+        if signal == "SIGTERM" {
+            Exit::Terminated
+        } else {
+            Exit::Interrupted
         }
     }
 

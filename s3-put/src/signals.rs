@@ -41,6 +41,19 @@ impl Interrupt {
         }
     }
 
+    /// Runs `work` to its end, or until a signal arrives: then `work` is
+    /// dropped at its next await (its writers and uploads end unfinished)
+    /// and the signal's name is returned.
+    pub async fn until_signal<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, &'static str> {
+        tokio::select! {
+            done = work => Ok(done),
+            signal = self.wait() => Err(signal),
+        }
+    }
+
     /// Resolves when a signal has been received (polls the flags).
     pub async fn wait(&self) -> &'static str {
         loop {
