@@ -46,8 +46,9 @@
 #   MP_BIN_DIR       directory of the milvus-pipes binaries (default: PATH)
 #
 # Prints the set's URL on stdout when it is written and verified. Exit 0 then;
-# otherwise the failing tool's exit code (milvus-dump 1, also when the set
-# already exists; backup-verify 10 corrupt, 11 incomplete, 14 unreachable) or 1.
+# otherwise the failing tool's code, from the tools' one table (README, "Exit
+# codes"): 3 no such collection, 4 the set already exists, 5 denied, 10
+# corrupt, 11 incomplete, 14 unreachable, 143 terminated, ...
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib/ops.sh"

@@ -31,8 +31,9 @@
 #   MP_BIN_DIR          directory of the milvus-pipes binaries (default: PATH)
 #
 # Exit 0: restored, identical to the backup, within the RTO. 20: restored and
-# verified but slower than RTO_SECONDS. Otherwise the failing tool's code
-# (milvus-load 3: backup corrupt; backup-verify 13: the copy differs; ...) or 1.
+# verified but slower than RTO_SECONDS. Otherwise the failing tool's code, from
+# the tools' one table (README, "Exit codes"): 3 no such set, 10 backup corrupt,
+# 11 incomplete, 13 the copy differs from the backup, 14 unreachable, ...
 # The scratch collections are dropped whatever happens.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -87,12 +88,12 @@ write_metrics() {
 finish() {
     local status=$? name
     for name in "${scratch[@]}"; do
-        # Exit 4: never created (the load failed before creating it).
+        # Exit 3: never created (the load failed before creating it).
         local drop=0
         ops_run milvus-load -q --drop -c "$name" 2>/dev/null || drop=$?
         case $drop in
         0) ops_log "dropped scratch collection $name" ;;
-        4) ;;
+        3) ;;
         *)
             ops_log "error: could not drop scratch collection $name on $MILVUS_URI (exit $drop): drop it by hand"
             [[ $status -ne 0 ]] || status=1
@@ -112,7 +113,7 @@ trap finish EXIT
 # One collection named: the newest verified set holding it.
 want=""
 [[ -z $DRILL_COLLECTIONS || $(ops_words "$DRILL_COLLECTIONS" | wc -l) -ne 1 ]] || want=$(ops_words "$DRILL_COLLECTIONS")
-line=$(ops_pick_set "$BACKUP_URL" "$want" "$DRILL_SET") || exit 1
+line=$(ops_pick_set "$BACKUP_URL" "$want" "$DRILL_SET") || exit
 read -r set_name time _state set_colls _rows _bytes set_url <<<"$line"
 set_time=$(ops_epoch "$time")
 collections=()

@@ -20,7 +20,7 @@
 #   BACKUP_URL         the root holding the dated sets (default: file://$PWD/backups)
 #   RESTORE_SET        the set's name (default: the newest verified set holding COLLECTION)
 #   TARGET_COLLECTION  the new collection (default: COLLECTION_restored_<set name, digits only>);
-#                      an existing collection is refused (milvus-load exit 4)
+#                      an existing collection is refused (exit 4)
 #   ALIAS              once the copy is verified, point this alias at the new
 #                      collection (milvus-load --alias-only) (default: none)
 #   VERIFY_SAMPLE      rows compared with the live copy (default: 100)
@@ -32,9 +32,9 @@
 #   MP_BIN_DIR         directory of the milvus-pipes binaries (default: PATH)
 #
 # Prints the restored collection's name on stdout. Exit 0 when restored and
-# verified; otherwise the failing tool's code: milvus-load 3 (backup corrupt,
-# nothing written) or 4 (target exists); backup-verify 13 (the copy differs
-# from the backup); 1 (no such set, other errors).
+# verified; otherwise the failing tool's code, from the tools' one table
+# (README, "Exit codes"): 3 no such set, 4 the target exists, 10 backup corrupt
+# or 11 incomplete (nothing written), 13 the copy differs from the backup, ...
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib/ops.sh"
@@ -52,7 +52,7 @@ LOAD_MAX_BYTES_PER_SECOND=${LOAD_MAX_BYTES_PER_SECOND:-}
 [[ -n $COLLECTION ]] || ops_die 2 "set COLLECTION to the collection to restore"
 ops_require backup-verify milvus-load
 
-line=$(ops_pick_set "$BACKUP_URL" "$COLLECTION" "$RESTORE_SET") || exit 1
+line=$(ops_pick_set "$BACKUP_URL" "$COLLECTION" "$RESTORE_SET") || exit
 read -r set_name _time state _colls _rows _bytes set_url <<<"$line"
 TARGET_COLLECTION=${TARGET_COLLECTION:-${COLLECTION}_restored_${set_name//[^0-9A-Za-z]/}}
 started_ms=$(ops_now_ms)

@@ -28,8 +28,9 @@
 #   MILVUS_URI, MILVUS_DB, MILVUS_TOKEN or MILVUS_USER/MILVUS_PASSWORD: the Milvus server
 #   MP_BIN_DIR              directory of the milvus-pipes binaries (default: PATH)
 #
-# Prints the manifests it applies on stdout. Exit 0; 1 when a flush or kubectl
-# failed (no snapshot is created after a failed flush); 2 bad settings.
+# Prints the manifests it applies on stdout. Exit 0; when a flush fails,
+# milvus-dump's code (3 no such collection, 14 unreachable, ...) and no
+# snapshot is created; 1 when kubectl failed; 2 bad settings.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib/ops.sh"
@@ -54,11 +55,13 @@ case $SNAPSHOT_DRY_RUN in 0 | 1 | client) ;; *) ops_die 2 "SNAPSHOT_DRY_RUN must
 
 flush_collection() {
     local c=$1
-    if ops_run milvus-dump -q --flush-only -c "$c"; then
+    local status=0
+    ops_run milvus-dump -q --flush-only -c "$c" || status=$?
+    if [[ $status -eq 0 ]]; then
         ops_log "flushed $c"
     else
-        ops_log "error: flushing $c failed"
-        return 1
+        ops_log "error: flushing $c failed (exit $status)"
+        return "$status"
     fi
 }
 
@@ -68,12 +71,12 @@ if [[ $SNAPSHOT_FLUSH == 1 ]]; then
     if [[ -n $COLLECTIONS ]]; then
         while read -r c; do collections+=("$c"); done < <(ops_words "$COLLECTIONS")
     else
-        listing=$(ops_run milvus-dump --list) || ops_die 1 "cannot list the collections"
+        listing=$(ops_run milvus-dump --list) || ops_die $? "cannot list the collections"
         while IFS=$'\t' read -r c _rows; do [[ -z $c ]] || collections+=("$c"); done <<<"$listing"
     fi
     for c in "${collections[@]}"; do
         # pipefail would turn the expected 141 into a failure: checked inside.
-        flush_collection "$c" || ops_die 1 "not taking snapshots: $c could not be flushed"
+        flush_collection "$c" || ops_die $? "not taking snapshots: $c could not be flushed"
     done
     ops_log "flushed ${#collections[@]} collection(s)"
 fi

@@ -1,12 +1,12 @@
 //! `backup-verify`: prove a milvus-dump backup is complete, intact and
 //! restorable. See the README's backup-verify section.
 
-use s3_pipes::exit::Exit;
+use pipes_cli::Exit;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use backup_verify::problem::{Kind, Problem};
 use backup_verify::report::{CollectionSummary, Report};
 use backup_verify::verify::{self, Options, Verified, VERIFIED_FILE};
@@ -14,26 +14,20 @@ use backup_verify::{live, metrics, sets};
 use clap::Parser;
 use locations::location::{self, Target};
 use locations::{Dir, Spool};
-use milvus_wire::cli::ConnectArgs;
+use pipes_cli::milvus::ConnectArgs;
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0   the backup is complete and intact (and matches the live collection, and is fresh)
-  1   error (bad arguments, cannot write the report or metrics)
-  2   usage
-  10  corrupt: a checksum or size mismatch, an undecodable file, a row that breaks the
-      schema, a duplicate or out-of-order primary key, a row count that differs
-  11  incomplete: no manifest, a listed part missing, a stream cut before its trailer
-  12  stale: the newest complete set is older than --max-age
-  13  mismatch: the live collection differs from the backup (--against)
-  14  cannot reach the storage or the server
-  130 interrupted (SIGINT); 143 terminated (SIGTERM): nothing verified
-Several problems: the most severe wins (10 > 11 > 13 > 12); 14 only when nothing else was found.";
+/// The exit statuses, and which wins when a verification finds several problems.
+fn exit_help() -> String {
+    format!(
+        "{}Several problems: the most severe wins (10 > 11 > 13 > 12); 14 only when nothing else was found.",
+        Exit::help(pipes_cli::exit::BACKUP_VERIFY)
+    )
+}
 
 /// Prove a milvus-dump backup (a set, a stream, or every set under a root) is
 /// complete, intact and restorable.
 #[derive(Parser, Debug)]
-#[command(name = "backup-verify", version, after_help = EXIT_CODES)]
+#[command(name = "backup-verify", version, after_help = exit_help())]
 struct Args {
     /// A backup-set directory, a stream file, `-` (stdin), or an object-store
     /// URL (s3://bucket/prefix/, file:///dir/); with --list/--max-age, the
@@ -70,7 +64,7 @@ struct Args {
 
     /// Fail (exit 12) if the newest complete set under LOCATION is older than
     /// this (e.g. 26h, 2d).
-    #[arg(long, value_name = "DURATION", value_parser = milvus_wire::cli::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = pipes_cli::units::parse_duration)]
     max_age: Option<Duration>,
 
     /// The time to judge --max-age against (RFC 3339; default: now).
@@ -99,7 +93,7 @@ struct Args {
         flatten,
         next_help_heading = "Object storage (s3://, gs://, az:// locations)"
     )]
-    store: s3_pipes::cli::ConnectionArgs,
+    store: pipes_cli::store::ConnectionArgs,
 
     /// No text report on stderr.
     #[arg(short, long)]
@@ -108,7 +102,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match milvus_wire::cli::runtime() {
+    let runtime = match pipes_cli::runtime::runtime() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("backup-verify: cannot start: {e}");
@@ -117,7 +111,7 @@ fn main() -> ExitCode {
     };
     // SIGINT/SIGTERM: stop at the next await; nothing is half-written
     // (reports and metrics are written whole, at the end).
-    let interrupt = match s3_pipes::signals::Interrupt::install() {
+    let interrupt = match object_storage::signals::Interrupt::install() {
         Ok(i) => i,
         Err(e) => {
             eprintln!("backup-verify: cannot install signal handlers: {e}");
@@ -132,7 +126,7 @@ fn main() -> ExitCode {
         Ok(Ok(code)) => ExitCode::from(code),
         Ok(Err(e)) => {
             eprintln!("backup-verify: {e:#}");
-            ExitCode::from(1)
+            pipes_cli::exit::for_error(&e).into()
         }
         Err(signal) => {
             eprintln!("backup-verify: interrupted ({signal}): nothing verified");
@@ -183,10 +177,10 @@ async fn run(args: Args) -> Result<u8> {
             report.kind = "sets";
             report.checked = "listed";
             let Target::Dir(root) = target else {
-                bail!(
+                return Err(Exit::Usage.because(anyhow::anyhow!(
                     "{}: --list and --max-age take a directory or prefix holding dated sets",
                     args.location
-                );
+                )));
             };
             check_sets(&root, &args, &mut report).await?;
         }
@@ -233,7 +227,11 @@ async fn run(args: Args) -> Result<u8> {
                 .await
                 .context("--mark-verified")?,
             (Some(_), false) => {}
-            (None, _) => bail!("--mark-verified applies to a backup set (a directory or prefix)"),
+            (None, _) => {
+                return Err(Exit::Usage.because(anyhow::anyhow!(
+                    "--mark-verified applies to a backup set (a directory or prefix)"
+                )))
+            }
         }
     }
     if !args.quiet {
@@ -322,7 +320,9 @@ async fn compare_live(
     };
     let Some(collection) = index.map(|i| &verified.collections[i]) else {
         if !verified.collections.is_empty() {
-            bail!("--against: the set holds several collections (or not --pick's): choose one with --pick NAME");
+            return Err(Exit::Usage.because(anyhow::anyhow!(
+                "--against: the set holds several collections (or not --pick's): choose one with --pick NAME"
+            )));
         }
         return Ok(()); // nothing verified to compare
     };

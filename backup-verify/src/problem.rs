@@ -1,6 +1,7 @@
-//! What a verification can find wrong, and the stable exit codes scripts
-//! and alerting depend on.
+//! What a verification can find wrong, and its exit status (from the
+//! tools' one contract, `pipes_cli::exit`).
 
+use pipes_cli::Exit;
 use serde::Serialize;
 
 /// The kind of a problem, most severe first.
@@ -32,15 +33,20 @@ impl Kind {
         Kind::Unreachable,
     ];
 
+    /// The process exit status for this kind.
+    pub fn exit(self) -> Exit {
+        match self {
+            Kind::Corrupt => Exit::Corrupt,
+            Kind::Incomplete => Exit::Incomplete,
+            Kind::Stale => Exit::Stale,
+            Kind::Mismatch => Exit::Mismatch,
+            Kind::Unreachable => Exit::Unreachable,
+        }
+    }
+
     /// The process exit code for this kind.
     pub fn exit_code(self) -> u8 {
-        match self {
-            Kind::Corrupt => 10,
-            Kind::Incomplete => 11,
-            Kind::Stale => 12,
-            Kind::Mismatch => 13,
-            Kind::Unreachable => 14,
-        }
+        self.exit().code()
     }
 
     /// The name used in reports and metric labels.

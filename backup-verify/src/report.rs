@@ -85,7 +85,7 @@ impl Report {
                 self.parts,
                 plural(self.parts),
                 self.rows,
-                s3_pipes::size::human(self.bytes),
+                object_storage::size::human(self.bytes),
                 if self.checked == "checksums" {
                     "checksums checked"
                 } else {
@@ -115,7 +115,7 @@ impl Report {
                     c.rows,
                     c.parts,
                     plural(c.parts),
-                    s3_pipes::size::human(c.bytes)
+                    object_storage::size::human(c.bytes)
                 ));
             }
         }

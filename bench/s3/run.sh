@@ -38,7 +38,7 @@ on_exit() {
 }
 trap on_exit EXIT
 
-cargo build --release -p s3-put >&2
+cargo build --release -p s3-tools >&2
 start_s3_server
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$MP_RUN_DIR/s3-bench-input.bin"
 

@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::StreamExt as _;
+use object_storage::Store;
 use object_store::path::Path as Key;
 use object_store::ObjectStoreExt as _;
 use record_stream::hashing::HashingWriter;
 use record_stream::random_access::{RandomAccess, SharedBytes};
-use s3_pipes::Store;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 

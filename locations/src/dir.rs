@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use futures::TryStreamExt as _;
+use object_storage::Store;
 use object_store::path::Path as Key;
 use object_store::{ObjectStore as _, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
-use s3_pipes::Store;
 
 use crate::blob::{Blob, RemoteObject};
 use crate::error::{Error, Kind, Result};

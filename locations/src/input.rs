@@ -22,11 +22,11 @@ use std::sync::mpsc;
 
 use bytes::Bytes;
 use futures::{StreamExt as _, TryStreamExt as _};
+use object_storage::StoreConfig;
 use record_stream::hashing::HashingWriter;
 use record_stream::header::Header;
 use record_stream::jsonl_read::verify_stream;
 use record_stream::manifest::Part;
-use s3_pipes::StoreConfig;
 
 use crate::blob::{Blob, Digest};
 use crate::content::{sniff, Decoder, Layout, Sniffed};

@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
+use object_storage::location::Scheme;
+use object_storage::{Store, StoreConfig};
 use object_store::ObjectStoreExt as _;
-use s3_pipes::location::Scheme;
-use s3_pipes::{Store, StoreConfig};
 
 use crate::blob::{Blob, RemoteObject};
 use crate::dir::Dir;
@@ -32,7 +32,7 @@ pub fn is_url(text: &str) -> bool {
 /// A LOCATION that is not `-`: on local disk, or in an object store.
 enum Place {
     Local(PathBuf),
-    Remote(s3_pipes::Location),
+    Remote(object_storage::Location),
 }
 
 /// Where `text` (a path or a URL) points; `file://` URLs are local paths.
@@ -40,7 +40,7 @@ fn place(text: &str) -> Result<Place> {
     if !is_url(text) {
         return Ok(Place::Local(PathBuf::from(text)));
     }
-    let location = s3_pipes::Location::parse(text)
+    let location = object_storage::Location::parse(text)
         .map_err(|e| Error::new(Kind::Usage, text, e.to_string()))?;
     Ok(match location.scheme {
         Scheme::Local => Place::Local(PathBuf::from(format!("/{}", location.key))),
@@ -116,7 +116,7 @@ pub fn create_file(text: &str, config: &StoreConfig, overwrite: bool) -> Result<
 }
 
 /// Opens the store of `location` (no request is made yet).
-pub fn open_store(location: &s3_pipes::Location, config: &StoreConfig) -> Result<Store> {
+pub fn open_store(location: &object_storage::Location, config: &StoreConfig) -> Result<Store> {
     Store::open(location, config)
         .map_err(|e| Error::new(Kind::Usage, location.to_string(), e.to_string()))
 }

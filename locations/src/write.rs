@@ -14,8 +14,8 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use s3_pipes::upload::{upload, UploadOptions};
-use s3_pipes::{progress::Progress, signals::Interrupt, Store};
+use object_storage::upload::{upload, UploadOptions};
+use object_storage::{progress::Progress, signals::Interrupt, Store};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
@@ -80,7 +80,7 @@ enum Inner {
     },
     Remote {
         pipe: BufWriter<PipeWriter>,
-        upload: JoinHandle<s3_pipes::Result<s3_pipes::upload::Receipt>>,
+        upload: JoinHandle<object_storage::Result<object_storage::upload::Receipt>>,
         runtime: Handle,
     },
 }

@@ -5,11 +5,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use arrow::datatypes::SchemaRef;
 use milvus_wire::pace::{Held, Pacer};
 use milvus_wire::proto::schema::DataType;
 use milvus_wire::{LoadState, Milvus};
+use pipes_cli::Exit;
 use record_stream::header::{
     CollectionSpec, FieldSpec, Header, Scope, ServerInfo, Snapshot, FORMAT_VERSION,
 };
@@ -24,8 +25,8 @@ use crate::reader::{self, KeyRange, Page, ReadPlan, ReadStats};
 use crate::resume;
 use crate::sink::{Encoder, Format, PartLimits, PartSeries};
 use locations::write::FileWriter;
-use milvus_wire::progress::Progress;
 use milvus_wire::sizing::RequestSizer;
+use pipes_cli::progress::Progress;
 
 /// Where the dump goes.
 #[derive(Clone, Debug)]
@@ -75,7 +76,7 @@ pub struct DumpOptions {
     /// Continue an interrupted backup set.
     pub resume: bool,
     /// How to reach object storage (for URL destinations).
-    pub store: s3_pipes::StoreConfig,
+    pub store: object_storage::StoreConfig,
     /// `--max-rows-per-second` / `--max-bytes-per-second`, shared by every
     /// connection (`None`: no limit).
     pub pacer: Option<Arc<Pacer>>,
@@ -159,10 +160,10 @@ pub async fn describe(
 ) -> anyhow::Result<(Header, i64)> {
     let described = client.describe_collection(name).await.map_err(|e| {
         if e.is_not_found() {
-            anyhow::anyhow!(
+            Exit::NotFound.because(anyhow::anyhow!(
                 "collection {name:?} not found in database {:?}",
                 db_label(client)
-            )
+            ))
         } else {
             anyhow::Error::new(e)
         }
@@ -179,12 +180,16 @@ pub async fn describe(
         .retain(|alias| !milvus_wire::is_load_mark(alias));
     for wanted in &options.fields {
         if collection.field(wanted).is_none() {
-            bail!("--fields: collection {name:?} has no field {wanted:?}");
+            return Err(Exit::Usage.because(anyhow::anyhow!(
+                "--fields: collection {name:?} has no field {wanted:?}"
+            )));
         }
     }
     for wanted in &options.partitions {
         if !collection.partitions.contains(wanted) {
-            bail!("--partition: collection {name:?} has no partition {wanted:?}");
+            return Err(Exit::Usage.because(anyhow::anyhow!(
+                "--partition: collection {name:?} has no partition {wanted:?}"
+            )));
         }
     }
     // With a partition key Milvus routes rows itself; otherwise the rows
@@ -281,7 +286,9 @@ async fn prepare(client: &Milvus, name: &str, options: &DumpOptions) -> anyhow::
         .with_context(|| format!("collection {name:?} has no primary key"))?;
     let loaded_by_us = match client.load_state(name).await? {
         LoadState::Loaded => false,
-        LoadState::NotExist => bail!("collection {name:?} not found"),
+        LoadState::NotExist => {
+            return Err(Exit::NotFound.because(anyhow::anyhow!("collection {name:?} not found")))
+        }
         LoadState::Loading | LoadState::NotLoaded => {
             eprintln!(
                 "milvus-dump: {name}: not loaded; loading it for the dump (released afterwards)"
@@ -595,7 +602,9 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
     match &options.destination {
         Destination::Stdout | Destination::File(_) => {
             let [name] = options.collections.as_slice() else {
-                bail!("one stream holds one collection: use --out-dir DIR for several");
+                return Err(Exit::Usage.because(anyhow::anyhow!(
+                    "one stream holds one collection: use --out-dir DIR for several"
+                )));
             };
             let (summary, stream_bytes) =
                 dump_stream(client, name, options, written.clone()).await?;
@@ -606,7 +615,9 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
             // A name that is wrong fails before anything is written.
             for name in &options.collections {
                 if !client.has_collection(name).await? {
-                    bail!("collection {name:?} does not exist; nothing was written");
+                    return Err(Exit::NotFound.because(anyhow::anyhow!(
+                        "collection {name:?} does not exist; nothing was written"
+                    )));
                 }
             }
             let extension = options.format.extension(options.zstd.is_some());
@@ -699,10 +710,10 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
                 .create(MANIFEST_FILE, serde_json::to_vec_pretty(&manifest)?)
                 .await?
             {
-                bail!(
+                return Err(Exit::Refused.because(anyhow::anyhow!(
                     "{}: another run completed this set first; this run's parts were not recorded in it",
                     dir.url(MANIFEST_FILE)
-                );
+                )));
             }
             resume::clean_up(dir, &manifest.collections).await;
         }
@@ -739,30 +750,34 @@ async fn open_set(
 ) -> anyhow::Result<resume::InProgress> {
     let at = dir.url("");
     if dir.read(MANIFEST_FILE).await?.is_some() {
-        bail!("{at} already holds a complete backup set (manifest.json); choose a new location");
+        return Err(Exit::Refused.because(anyhow::anyhow!(
+            "{at} already holds a complete backup set (manifest.json); choose a new location"
+        )));
     }
     match resume::read_in_progress(dir).await? {
         Some(state) if options.resume => {
             if state.format != extension {
-                bail!(
+                return Err(Exit::Refused.because(anyhow::anyhow!(
                     "{at} was started as {} parts; resume it with the same --format/--zstd",
                     state.format
-                );
+                )));
             }
             if state.collections != options.collections {
-                bail!(
+                return Err(Exit::Refused.because(anyhow::anyhow!(
                     "{at} was started for collections {:?}; resume it with the same ones",
                     state.collections
-                );
+                )));
             }
             Ok(state)
         }
-        Some(_) => bail!(
+        Some(_) => Err(Exit::Refused.because(anyhow::anyhow!(
             "{at} holds an interrupted backup set: add --resume to continue it, or choose a new location"
-        ),
+        ))),
         None => {
             if !dir.files().await?.is_empty() {
-                bail!("{at} is not empty and holds no backup set to resume");
+                return Err(Exit::Refused.because(anyhow::anyhow!(
+                    "{at} is not empty and holds no backup set to resume"
+                )));
             }
             let state = resume::InProgress {
                 created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),

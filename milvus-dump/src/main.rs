@@ -1,32 +1,23 @@
 //! `milvus-dump`: export Milvus collections as a self-describing stream or a backup set.
 
-use s3_pipes::exit::Exit;
+use pipes_cli::Exit;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use clap::Parser;
 use milvus_dump::dump::{self, Destination, DumpOptions};
 use milvus_dump::sink::{Format, PartLimits, DEFAULT_PART_BYTES};
-use milvus_wire::cli::{parse_size, ConnectArgs};
 use milvus_wire::Milvus;
-
-const EXIT_CODES: &str = "\
-Exit codes:
-  0    success
-  1    error (nothing written looks complete: no trailer, no manifest)
-  2    bad command line
-  3    --strict-snapshot: rows changed while dumping (output complete, but not a snapshot)
-  130  interrupted (SIGINT): unfinished files removed, uploads aborted; how to continue on stderr
-  141  stdout closed by the reader (e.g. `milvus-dump ... | head`)
-  143  terminated (SIGTERM): the same as 130";
+use pipes_cli::milvus::ConnectArgs;
+use pipes_cli::units::parse_size;
 
 /// Export Milvus collections — schema, indexes, partitions, every field type —
 /// as a self-describing JSONL or Parquet stream on stdout, or as a backup set.
 #[derive(Debug, Parser)]
-#[command(version, after_help = EXIT_CODES)]
+#[command(version, after_help = Exit::help(pipes_cli::exit::MILVUS_DUMP))]
 struct Args {
     #[command(flatten)]
     connect: ConnectArgs,
@@ -35,7 +26,7 @@ struct Args {
         flatten,
         next_help_heading = "Object storage (s3://, gs://, az:// --out-dir)"
     )]
-    store: s3_pipes::cli::ConnectionArgs,
+    store: pipes_cli::store::ConnectionArgs,
 
     /// Collection to dump (repeat for several; several need --out-dir).
     #[arg(short = 'c', long = "collection", value_name = "NAME")]
@@ -85,7 +76,7 @@ struct Args {
     part_bytes: Option<u64>,
 
     #[command(flatten, next_help_heading = "Load on the server")]
-    throttle: milvus_wire::cli::ThrottleArgs,
+    throttle: pipes_cli::milvus::ThrottleArgs,
 
     /// Continue an interrupted backup set in --out-dir from its last complete part.
     #[arg(long, requires = "out_dir")]
@@ -119,7 +110,7 @@ struct Args {
     #[arg(long, conflicts_with_all = ["output", "out_dir", "schema_only", "list"])]
     flush_only: bool,
 
-    /// Exit 3 when rows changed during the dump on a server that cannot pin a snapshot.
+    /// Exit 7 when rows changed during the dump on a server that cannot pin a snapshot.
     #[arg(long)]
     strict_snapshot: bool,
 
@@ -145,28 +136,19 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
-        Ok(code) => code,
+        Ok(code) => code.into(),
         Err(err) => {
-            if is_broken_pipe(&err) {
-                return ExitCode::from(141);
+            let status = pipes_cli::exit::for_error(&err);
+            if status != Exit::BrokenPipe {
+                eprintln!("milvus-dump: error: {err:#}");
             }
-            eprintln!("milvus-dump: error: {err:#}");
-            ExitCode::FAILURE
+            status.into()
         }
     }
 }
 
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            || cause.to_string().contains("Broken pipe")
-    })
-}
-
-fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let runtime = milvus_wire::cli::runtime()?;
+fn run(args: Args) -> anyhow::Result<Exit> {
+    let runtime = pipes_cli::runtime::runtime()?;
     let result = runtime.block_on(run_async(args));
     // After a signal, writers still remove their unfinished files: a few
     // seconds for that, never forever (a thread blocked on a stalled pipe).
@@ -174,7 +156,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     result
 }
 
-async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
+async fn run_async(args: Args) -> anyhow::Result<Exit> {
     let options = args.connect.options()?;
     let client = Milvus::connect(&options).await?;
 
@@ -184,21 +166,23 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             let rows = client.statistics_row_count(&name).await?;
             writeln!(out, "{name}\t{rows}")?;
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
 
     let collections = if args.all {
         let mut names = client.list_collections().await?;
         names.sort();
         if names.is_empty() {
-            bail!(
+            return Err(Exit::NotFound.because(anyhow::anyhow!(
                 "database {:?} has no collections",
                 args.connect.db.as_deref().unwrap_or("default")
-            );
+            )));
         }
         names
     } else if args.collections.is_empty() {
-        bail!("name a collection with -c NAME (or --all, or --list)");
+        return Err(Exit::Usage.because(anyhow::anyhow!(
+            "name a collection with -c NAME (or --all, or --list)"
+        )));
     } else {
         args.collections.clone()
     };
@@ -207,7 +191,9 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         for name in &collections {
             // Some servers (Milvus Lite 3) flush an unknown name without a word.
             if !client.has_collection(name).await? {
-                bail!("collection {name:?} does not exist");
+                return Err(
+                    Exit::NotFound.because(anyhow::anyhow!("collection {name:?} does not exist"))
+                );
             }
             client.flush(name, Duration::from_secs(600)).await?;
             if !args.quiet {
@@ -215,7 +201,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
                 eprintln!("milvus-dump: flushed {name} ({rows} rows)");
             }
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
 
     let destination = match (&args.out_dir, &args.output) {
@@ -262,12 +248,12 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             )?;
             writeln!(out)?;
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
 
     // SIGINT/SIGTERM (Kubernetes stops a pod with SIGTERM): the dump stops
     // at its next await; unfinished files are removed, uploads aborted.
-    let interrupt = s3_pipes::signals::Interrupt::install()?;
+    let interrupt = object_storage::signals::Interrupt::install()?;
     let outcome = interrupt
         .until_signal(dump::run(&client, &dump_options))
         .await;
@@ -281,7 +267,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
                 Destination::Set { dir, .. } => format!(
                     "the set {} is incomplete: its complete parts are kept; continue with: {}",
                     dir.url(""),
-                    milvus_wire::cli::command_line_with("--resume")
+                    pipes_cli::command_line_with("--resume")
                 ),
                 Destination::File(location) => {
                     format!("{location} is not written (its unfinished copy is removed)")
@@ -296,7 +282,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
                 "; some multipart uploads may still be open (the bucket's lifecycle rule for incomplete uploads removes them)"
             };
             eprintln!("milvus-dump: interrupted ({signal}): {kept}{open}");
-            return Ok(Exit::for_signal(signal).into());
+            return Ok(Exit::for_signal(signal));
         }
     };
     let line = serde_json::to_string(&summary)?;
@@ -319,7 +305,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     if args.strict_snapshot && !concurrent.is_empty() {
-        return Ok(ExitCode::from(3));
+        return Ok(Exit::Changed);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Ok)
 }

@@ -11,7 +11,7 @@
 //! part's last primary key. The manifest is written last and the progress
 //! files are then removed.
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use locations::Dir;
 use record_stream::header::{CollectionSpec, Header};
 use record_stream::manifest::{CollectionEntry, Part};
@@ -105,10 +105,10 @@ pub async fn scan_collection(
     let header_rel = format!("{name}/{HEADER_FILE}");
     if let Some(header) = read_json::<Header>(dir, &header_rel).await? {
         if header.collection.fields != current.fields {
-            bail!(
+            return Err(pipes_cli::Exit::Refused.because(anyhow::anyhow!(
                 "collection {name:?} changed its schema since this set was started ({}): start a new set",
                 dir.url(&header_rel)
-            );
+            )));
         }
         progress.header = Some(header);
     }

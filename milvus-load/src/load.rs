@@ -13,11 +13,12 @@ use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use milvus_wire::insert_batch::InsertBatch;
 use milvus_wire::pace::{Held, Pacer};
-use milvus_wire::progress::Progress;
 use milvus_wire::proto::common::KeyValuePair;
 use milvus_wire::proto::schema::DataType;
 use milvus_wire::sizing::{Bounds, RequestSizer};
 use milvus_wire::{ConnectOptions, Freshness, Milvus};
+use pipes_cli::progress::Progress;
+use pipes_cli::Exit;
 use record_stream::hashing::HashingWriter;
 use record_stream::header::{CollectionSpec, FieldSpec, Header, Scope, HEADER_KEY};
 use record_stream::layout;
@@ -59,7 +60,7 @@ pub struct LoadOptions {
     /// Where stdin / compressed Parquet is spooled.
     pub spool: Spool,
     /// How to reach object storage (for URL locations).
-    pub store: s3_pipes::StoreConfig,
+    pub store: object_storage::StoreConfig,
     /// Target collection name (default: the dumped name).
     pub target: Option<String>,
     /// A header file for headerless input (`milvus-dump --schema-only`).
@@ -98,27 +99,6 @@ pub struct LoadOptions {
     /// connection (`None`: no limit).
     pub pacer: Option<Arc<Pacer>>,
 }
-
-/// Input that cannot be loaded (corrupt, truncated, not understood): exit 3.
-#[derive(Debug)]
-pub struct BadInput(pub anyhow::Error);
-
-/// A restore refused for safety or compatibility before writing: exit 4.
-#[derive(Debug)]
-pub struct Refused(pub anyhow::Error);
-
-impl std::fmt::Display for BadInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:#}", self.0)
-    }
-}
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:#}", self.0)
-    }
-}
-impl std::error::Error for BadInput {}
-impl std::error::Error for Refused {}
 
 /// What a load has written so far, for the message when a signal stops
 /// it midway (the future running it is dropped at its next await).
@@ -318,8 +298,8 @@ fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) -> Produced {
             if batch.num_rows() == 0 {
                 continue;
             }
-            let fields_data =
-                insert_columns(&refs, &batch).map_err(|e| BadInput(anyhow!("{source}: {e}")))?;
+            let fields_data = insert_columns(&refs, &batch)
+                .map_err(|e| Exit::Corrupt.because(anyhow!("{source}: {e}")))?;
             let prepared = Prepared {
                 first_pk: pk_text(&batch, pk_column),
                 rows: batch.num_rows() as u64,
@@ -343,15 +323,13 @@ fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) -> Produced {
     let mut batch_rows_used = 0;
     let result = (|| -> Result<()> {
         for (index, opened) in units.enumerate() {
-            let (source, decoder) = opened.map_err(input_error)?;
+            let (source, decoder) = opened?;
             let present = plan.present.get(index).and_then(Option::as_ref);
             let row_bytes = decoder.average_row_bytes().unwrap_or(plan.row_bytes);
             let read_rows = rows_per_batch(plan.read_bytes, row_bytes);
-            let mut batches = decoder
-                .batches(&plan.send, &ignored, read_rows)
-                .map_err(input_error)?;
+            let mut batches = decoder.batches(&plan.send, &ignored, read_rows)?;
             for batch in batches.by_ref() {
-                let mut batch = batch.map_err(input_error)?;
+                let mut batch = batch?;
                 if let (Some(present), Some(pk)) = (present, send_pk) {
                     batch = present.remove_from(batch, pk)?;
                 }
@@ -368,7 +346,7 @@ fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) -> Produced {
                     offset += len;
                 }
             }
-            batches.finish().map_err(input_error)?;
+            batches.finish()?;
         }
         Ok(())
     })();
@@ -416,16 +394,6 @@ fn by_partition(
         .collect()
 }
 
-/// An input that cannot be read as an error of the right exit code: a
-/// storage that cannot be reached is a plain error (1), anything the
-/// input's content is to blame for is bad input (3).
-fn input_error(e: locations::Error) -> anyhow::Error {
-    match e.kind {
-        locations::Kind::Unreachable => anyhow::Error::new(e),
-        _ => BadInput(anyhow::Error::new(e)).into(),
-    }
-}
-
 /// Creates the target database when it is missing.
 async fn ensure_database(connect: &ConnectOptions) -> Result<()> {
     let Some(db) = connect.db.as_deref() else {
@@ -447,7 +415,9 @@ async fn ensure_database(connect: &ConnectOptions) -> Result<()> {
 pub async fn alias_only(connect: &ConnectOptions, name: &str, alias: &str) -> Result<()> {
     let client = Milvus::connect(connect).await?;
     if !client.has_collection(name).await? {
-        return Err(Refused(anyhow!("--alias-only: collection {name:?} does not exist")).into());
+        return Err(
+            Exit::NotFound.because(anyhow!("--alias-only: collection {name:?} does not exist"))
+        );
     }
     client.point_alias(alias, name).await?;
     Ok(())
@@ -459,7 +429,7 @@ pub async fn alias_only(connect: &ConnectOptions, name: &str, alias: &str) -> Re
 pub async fn drop_collection(connect: &ConnectOptions, name: &str) -> Result<u64> {
     let client = Milvus::connect(connect).await?;
     if !client.has_collection(name).await? {
-        return Err(Refused(anyhow!("--drop: collection {name:?} does not exist")).into());
+        return Err(Exit::NotFound.because(anyhow!("--drop: collection {name:?} does not exist")));
     }
     let (marks, aliases): (Vec<String>, Vec<String>) = client
         .aliases(name)
@@ -467,10 +437,9 @@ pub async fn drop_collection(connect: &ConnectOptions, name: &str) -> Result<u64
         .into_iter()
         .partition(|alias| milvus_wire::is_load_mark(alias));
     if !aliases.is_empty() {
-        return Err(Refused(anyhow!(
+        return Err(Exit::Refused.because(anyhow!(
             "--drop: aliases {aliases:?} point at {name:?}: move or drop them first"
-        ))
-        .into());
+        )));
     }
     let rows = client.statistics_row_count(name).await.unwrap_or(0);
     // The mark of an unfinished load goes with the collection it marks.
@@ -494,10 +463,9 @@ pub async fn run(
         &options.spool,
         &options.store,
     )
-    .await
-    .map_err(input_error)?;
+    .await?;
     let header = match (&input.header, &options.schema_file) {
-        (_, Some(path)) => Some(read_schema_file(path).map_err(BadInput)?),
+        (_, Some(path)) => Some(read_schema_file(path).map_err(|e| Exit::Corrupt.because(e))?),
         (Some(h), None) => Some(h.clone()),
         (None, None) => None,
     };
@@ -509,10 +477,9 @@ pub async fn run(
         (Some(t), _) => t.clone(),
         (None, Some(h)) => h.collection.name.clone(),
         (None, None) => {
-            return Err(Refused(anyhow!(
+            return Err(Exit::Usage.because(anyhow!(
                 "headerless input: name the existing collection to load into with -c NAME"
-            ))
-            .into())
+            )))
         }
     };
     let exists = client.has_collection(&target).await?;
@@ -521,10 +488,9 @@ pub async fn run(
         Some(h) => (h.collection.clone(), h.scope.clone()),
         None => {
             if !exists {
-                return Err(Refused(anyhow!(
+                return Err(Exit::NotFound.because(anyhow!(
                     "headerless input needs an existing collection (or --schema FILE): {target:?} does not exist"
-                ))
-                .into());
+                )));
             }
             let described = client.describe_collection(&target).await?;
             let partitions = client.list_partitions(&target).await?;
@@ -533,21 +499,19 @@ pub async fn run(
         }
     };
     if options.resume && input.parts.is_empty() {
-        return Err(Refused(anyhow!(
+        return Err(Exit::Usage.because(anyhow!(
             "--resume continues the load of a backup set; {} is a stream",
             options.location
-        ))
-        .into());
+        )));
     }
     let resuming = options.resume && exists;
     let mode = match (exists, options.if_exists) {
         (false, _) => IfExists::Fail, // i.e. create
         (true, _) if resuming => IfExists::Append,
         (true, IfExists::Fail) => {
-            return Err(Refused(anyhow!(
+            return Err(Exit::Refused.because(anyhow!(
                 "collection {target:?} already exists: choose --if-exists append, upsert or replace"
-            ))
-            .into())
+            )))
         }
         (true, mode) => mode,
     };
@@ -557,10 +521,9 @@ pub async fn run(
     let mut mark = (!input.parts.is_empty()).then(|| load_mark(client.db(), &target, &input.parts));
     if resuming {
         if options.new_ids {
-            return Err(Refused(anyhow!(
+            return Err(Exit::Refused.because(anyhow!(
                 "--resume cannot tell which rows are loaded when --new-ids gives them new keys: drop {target:?} and load again"
-            ))
-            .into());
+            )));
         }
         let marks: Vec<String> = client
             .aliases(&target)
@@ -574,29 +537,27 @@ pub async fn run(
             } else {
                 "it is marked by an unfinished load of another set"
             };
-            return Err(Refused(anyhow!(
+            return Err(Exit::Refused.because(anyhow!(
                 "--resume: {target:?} is not an unfinished load of this set: {why}; nothing touched. \
                  Load into a new collection with -c NEW_NAME, or add the rows with --if-exists append or upsert"
-            ))
-            .into());
+            )));
         }
     }
     let caps = ServerCaps::for_version(client.server_version().await?.as_deref());
     if creating {
-        caps.check(&spec).map_err(Refused)?;
+        caps.check(&spec).map_err(|e| Exit::Refused.because(e))?;
     }
     let pk = spec.primary_key()?;
     // Keeping the dumped ids of an auto-id key takes the server's
     // `allow_insert_auto_id`, set for the load and removed afterwards.
     let keep_auto_ids = pk.auto_id && !options.new_ids;
     if creating && keep_auto_ids && !caps.insert_auto_id {
-        return Err(Refused(anyhow!(
+        return Err(Exit::Refused.because(anyhow!(
             "primary key {:?} is auto-id and the target server ({}) cannot insert given ids into \
              an auto-id collection: --new-ids lets Milvus assign new ones (references to the old ids break)",
             pk.name,
             caps.name
-        ))
-        .into());
+        )));
     }
     let allow_ids_for_the_load =
         creating && keep_auto_ids && !spec.properties.contains_key(ALLOW_INSERT_AUTO_ID);
@@ -628,7 +589,7 @@ pub async fn run(
     let mut warnings = if creating {
         let mut warnings = caps
             .substitute_indexes(&mut spec, options.index_fallback.as_deref())
-            .map_err(Refused)?;
+            .map_err(|e| Exit::Refused.because(e))?;
         warnings.extend(fill_missing_params(&mut spec));
         warnings
     } else {
@@ -687,7 +648,7 @@ pub async fn run(
     // A set's parts are proven as they are read; a load into a collection
     // it did not create proves the whole set before touching it.
     if !creating || options.verify_first {
-        input.check_all_parts().await.map_err(input_error)?;
+        input.check_all_parts().await?;
     }
 
     // Where the rows go and, should the load stop, how to continue.
@@ -701,7 +662,7 @@ pub async fn run(
     } else if mark.is_some() {
         format!(
             "; continue with: {}",
-            milvus_wire::cli::command_line_with("--resume")
+            pipes_cli::command_line_with("--resume")
         )
     } else if creating {
         format!("; drop {load_into:?} (milvus-load --drop) and load again")
@@ -719,7 +680,14 @@ pub async fn run(
             });
         }
         client.create_collection(request).await.map_err(|e| {
-            Refused(anyhow!(e).context(format!("creating collection {load_into:?}")))
+            let e = anyhow!(e).context(format!("creating collection {load_into:?}"));
+            // A missing privilege stays "denied"; anything else the server
+            // refuses to create is the target unable to hold the data.
+            if pipes_cli::exit::for_error(&e) == Exit::Denied {
+                e
+            } else {
+                Exit::Refused.because(e)
+            }
         })?;
         for partition in &explicit_partitions {
             client.create_partition(&load_into, partition).await?;
@@ -812,10 +780,10 @@ pub async fn run(
     let rows = match sent {
         Ok(rows) => rows,
         Err(failure) => {
-            let bad_input = failure
-                .error
-                .chain()
-                .any(|e| e.downcast_ref::<BadInput>().is_some());
+            let bad_input = matches!(
+                pipes_cli::exit::for_error(&failure.error),
+                Exit::Corrupt | Exit::Incomplete
+            );
             if bad_input && creating {
                 // The input is to blame: what this load created cannot
                 // become a restore, and is not left behind as if it were one.
@@ -827,20 +795,14 @@ pub async fn run(
                     Ok(()) => format!("{load_into:?}, created by this load, is dropped again"),
                     Err(e) => format!("{load_into:?}, created by this load, could not be dropped ({e:#}): drop it"),
                 };
-                return Err(BadInput(failure.error.context(format!(
+                return Err(failure.error.context(format!(
                     "load stopped after {} rows: {outcome}; the input is bad",
                     failure.committed
-                )))
-                .into());
+                )));
             }
-            let error = failure
+            return Err(failure
                 .error
-                .context(format!("load stopped: {}", underway.describe()));
-            return Err(if bad_input {
-                BadInput(error).into()
-            } else {
-                error
-            });
+                .context(format!("load stopped: {}", underway.describe())));
         }
     };
     let insert_seconds = insert_started.elapsed().as_secs_f64();

@@ -1,31 +1,22 @@
 //! `milvus-load`: recreate a collection from a milvus-dump stream, a backup
 //! set, or Milvus bulk-import rows, and insert the rows.
 
-use s3_pipes::exit::Exit;
+use pipes_cli::Exit;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 use locations::Spool;
-use milvus_load::load::{self, BadInput, IfExists, LoadOptions, Refused};
-use milvus_wire::cli::{parse_size, ConnectArgs};
-
-const EXIT_CODES: &str = "\
-Exit codes:
-  0    success
-  1    error while loading (the message says how many rows were committed, and where)
-  2    bad command line
-  3    the input is corrupt, truncated or not understood (nothing was written)
-  4    refused before writing: the collection exists, or the target server cannot hold it
-  130  interrupted (SIGINT): what was committed, and how to continue, on stderr
-  143  terminated (SIGTERM): the same";
+use milvus_load::load::{self, IfExists, LoadOptions};
+use pipes_cli::milvus::ConnectArgs;
+use pipes_cli::units::parse_size;
 
 /// Restore a Milvus collection from a milvus-dump stream (JSONL or Parquet,
 /// optionally zstd), a backup-set directory, or headerless rows (JSONL as an
 /// ingestion pipeline writes them, Milvus bulk-import Parquet).
 #[derive(Debug, Parser)]
-#[command(version, after_help = EXIT_CODES)]
+#[command(version, after_help = Exit::help(pipes_cli::exit::MILVUS_LOAD))]
 struct Args {
     #[command(flatten)]
     connect: ConnectArgs,
@@ -34,7 +25,7 @@ struct Args {
         flatten,
         next_help_heading = "Object storage (s3://, gs://, az:// locations)"
     )]
-    store: s3_pipes::cli::ConnectionArgs,
+    store: pipes_cli::store::ConnectionArgs,
 
     /// What to load: a stream (a file or an object URL), a backup set (a
     /// directory or an object prefix: s3://bucket/prefix/), or '-' for stdin.
@@ -97,7 +88,7 @@ struct Args {
     verify_first: bool,
 
     #[command(flatten, next_help_heading = "Load on the server")]
-    throttle: milvus_wire::cli::ThrottleArgs,
+    throttle: pipes_cli::milvus::ThrottleArgs,
 
     /// Insert requests in flight, each on its own connection.
     #[arg(long, value_name = "N", default_value_t = 2,
@@ -147,8 +138,8 @@ fn main() -> ExitCode {
     let connect = match args.connect.options() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("milvus-load: {e}");
-            return ExitCode::from(2);
+            eprintln!("milvus-load: {e:#}");
+            return pipes_cli::exit::for_error(&e).into();
         }
     };
     let options = LoadOptions {
@@ -176,7 +167,7 @@ fn main() -> ExitCode {
         wait: Duration::from_secs(args.wait),
         pacer: args.throttle.pacer(),
     };
-    let runtime = match milvus_wire::cli::runtime() {
+    let runtime = match pipes_cli::runtime::runtime() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("milvus-load: cannot start: {e}");
@@ -214,7 +205,7 @@ fn main() -> ExitCode {
     }
     // SIGINT/SIGTERM (Kubernetes stops a pod with SIGTERM): the load stops
     // at its next await, says what is committed and how to continue.
-    let interrupt = match s3_pipes::signals::Interrupt::install() {
+    let interrupt = match object_storage::signals::Interrupt::install() {
         Ok(i) => i,
         Err(e) => {
             eprintln!("milvus-load: cannot install signal handlers: {e}");
@@ -259,13 +250,5 @@ fn main() -> ExitCode {
 }
 
 fn exit_code(e: &anyhow::Error) -> ExitCode {
-    ExitCode::from(
-        if e.chain().any(|c| c.downcast_ref::<BadInput>().is_some()) {
-            3
-        } else if e.chain().any(|c| c.downcast_ref::<Refused>().is_some()) {
-            4
-        } else {
-            1
-        },
-    )
+    pipes_cli::exit::for_error(e).into()
 }

@@ -7,15 +7,11 @@
 //! itself: callers decide (the pager halves a page on "too large").
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-#[cfg(feature = "cli")]
-pub mod cli;
 pub mod client;
 pub mod error;
 pub mod expr;
 pub mod insert_batch;
 pub mod pace;
-#[cfg(feature = "cli")]
-pub mod progress;
 pub mod query_page;
 pub mod sizing;
 pub mod write;

@@ -203,12 +203,15 @@ ops_list_sets() {
 
 # ops_pick_set ROOT [COLLECTION] [NAME]: the line of the set to restore from:
 # set NAME if given (verified or complete), else the newest verified set
-# (holding COLLECTION, if given). Fails, saying why, when there is none.
+# (holding COLLECTION, if given). Fails, saying why, with the tools' exit
+# codes: backup-verify's when the root cannot be listed, 11 (incomplete) for
+# a named set without its manifest, 3 (not found) when there is no such set.
 ops_pick_set() {
-    local root=$1 want=${2:-} pick=${3:-} listing line="" name time state colls rows bytes url
+    local root=$1 want=${2:-} pick=${3:-} listing line="" name time state colls rows bytes url status
     listing=$(ops_list_sets "$root") || {
+        status=$?
         ops_log "error: cannot list the sets under $root"
-        return 1
+        return "$status"
     }
     while read -r name time state colls rows bytes url; do
         [[ -n $name ]] || continue
@@ -216,7 +219,7 @@ ops_pick_set() {
             [[ $name == "$pick" ]] || continue
             if [[ $state == incomplete ]]; then
                 ops_log "error: set $name is incomplete (no manifest): it cannot be restored"
-                return 1
+                return 11
             fi
             [[ $state == verified ]] || ops_log "warning: set $name was never verified (state: $state)"
         else
@@ -225,7 +228,7 @@ ops_pick_set() {
         if [[ -n $want && ",$colls," != *",$want,"* ]]; then
             [[ -z $pick ]] || {
                 ops_log "error: set $name holds $colls, not $want"
-                return 1
+                return 3
             }
             continue
         fi
@@ -233,7 +236,7 @@ ops_pick_set() {
     done <<<"$listing"
     if [[ -z $line ]]; then
         ops_log "error: no ${pick:+set named $pick}${pick:-verified set}${want:+ holding $want} under $root"
-        return 1
+        return 3
     fi
     printf '%s\n' "$line"
 }

@@ -323,9 +323,9 @@ expect_rc 10
 grep -q "$part" "$work/corrupt.err" || fail "backup-verify did not name $part"
 ok "backup-verify on a set with one flipped byte: exit 10 (corrupt), names $part"
 step restore-corrupt env COLLECTION="$coll" RESTORE_SET=2026-11-20T021500Z TARGET_COLLECTION="${coll}_fri" "$scripts/restore.sh"
-expect_rc 3
+expect_rc 10
 if "$bin/milvus-dump" --list | grep -q "^${coll}_fri[[:space:]]"; then fail "the corrupt restore created ${coll}_fri"; fi
-ok "restore.sh from the corrupt set: milvus-load refuses it (exit 3), nothing created"
+ok "restore.sh from the corrupt set: milvus-load refuses it (exit 10, corrupt), nothing created"
 
 # --- A local backup (file://), and snapshot.sh's flush and manifests.
 step backup-local env BACKUP_URL="file://$work/local" BACKUP_SET_NAME=2026-11-23T021500Z METRICS_DIR= PART_ROWS= BACKUP_ZSTD=0 "$scripts/backup.sh"
@@ -343,6 +343,6 @@ if command -v yq >/dev/null; then
 fi
 ok "snapshot.sh (dry run): flushed $coll, printed 2 VolumeSnapshot manifests"
 step snapshot-missing env COLLECTIONS="${coll}_gone" SNAPSHOT_PVCS=x SNAPSHOT_DRY_RUN=1 "$scripts/snapshot.sh"
-expect_rc 1
+expect_rc 3
 [[ ! -s "$work/snapshot-missing.out" ]] || fail "snapshot.sh printed manifests after a failed flush"
-ok "snapshot.sh: a failed flush stops it before any snapshot (exit 1)"
+ok "snapshot.sh: a failed flush stops it before any snapshot (exit 3, no such collection)"

@@ -1,6 +1,7 @@
 //! milvus-dump against real servers (started by scripts/test.sh).
 #![allow(clippy::unwrap_used)]
 
+use pipes_cli::Exit;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -344,7 +345,12 @@ fn errors_are_clear_and_leave_no_complete_looking_output() {
     let mut cmd = dump(server);
     cmd.args(["-c", "no_such_collection", "-o"]).arg(&out_file);
     let out = run(&mut cmd);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&cmd, &out));
+    assert_eq!(
+        out.status.code(),
+        Some(Exit::NotFound.code().into()),
+        "{}",
+        describe(&cmd, &out)
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("\"no_such_collection\" not found"),
         "{}",
@@ -355,7 +361,7 @@ fn errors_are_clear_and_leave_no_complete_looking_output() {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_milvus-dump"));
     cmd.args(["--uri", "http://127.0.0.1:9", "-c", "x"]);
     let out = run(&mut cmd);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(Exit::Unreachable.code().into()));
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains("cannot connect to Milvus at http://127.0.0.1:9"),
@@ -429,7 +435,11 @@ fn writes_during_a_dump_are_detected_and_strict_snapshot_exits_3() {
     std::io::Read::read_to_end(&mut stdout, &mut rest).unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "stderr: {stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(Exit::Changed.code().into()),
+        "stderr: {stderr}"
+    );
     assert!(
         stderr.contains("rows changed during the dump (count 20000 before, 20005 after"),
         "{stderr}"
@@ -524,7 +534,7 @@ fn a_full_disk_is_an_error_not_a_complete_looking_stream() {
         .stdout(full)
         .stderr(Stdio::piped());
     let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(Exit::Failure.code().into()));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("No space left on device"), "{stderr}");
 }
@@ -596,7 +606,7 @@ fn resume_continues_a_killed_backup_set_without_losing_or_duplicating_rows() {
         let mut again = dump(server);
         again.args(args).arg("--out-dir").arg(&set);
         let out = run(&mut again);
-        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(out.status.code(), Some(Exit::Refused.code().into()));
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("add --resume"),
             "{}",

@@ -5,6 +5,7 @@
 
 use std::process::Command;
 
+use pipes_cli::Exit;
 use test_harness::{describe, py_inline, run, run_ok, seed, unique_name, Server};
 
 use super::{count, dump, load};
@@ -16,9 +17,16 @@ fn as_user<'a>(cmd: &'a mut Command, user: &str, password: &str) -> &'a mut Comm
         .env("MILVUS_PASSWORD", password)
 }
 
+/// `cmd` is denied (exit 5, as in every tool), says `said`, and never
+/// prints `secret`.
 fn refused(cmd: &mut Command, said: &[&str], secret: &str) {
     let out = run(cmd);
-    assert!(!out.status.success(), "{}", describe(cmd, &out));
+    assert_eq!(
+        out.status.code(),
+        Some(Exit::Denied.code().into()),
+        "{}",
+        describe(cmd, &out)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     for words in said {
         assert!(

@@ -4,6 +4,7 @@
 //! `file://` URL or in `s3://` — backup-verify passes and milvus-load
 //! restores exactly.
 
+use pipes_cli::Exit;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -221,10 +222,14 @@ fn every_input_kind_loads_the_same_from_a_path_stdin_and_a_url() {
             // (incomplete: nothing to check against) what does not.
             let mut check = verify();
             let out = on_input(&mut check, via, &kind.file, &url);
-            let expected = if kind.headered { 0 } else { 11 };
+            let expected = if kind.headered {
+                Exit::Ok
+            } else {
+                Exit::Incomplete
+            };
             assert_eq!(
                 out.status.code(),
-                Some(expected),
+                Some(expected.code().into()),
                 "{what}: {}",
                 describe(&check, &out)
             );
@@ -328,7 +333,12 @@ fn a_corrupt_part_in_s3_is_never_inserted() {
     let refused = |args: &[&str], said: &str| {
         let mut cmd = load(server);
         let out = run(with_s3(&mut cmd).args(args).arg(&set));
-        assert_eq!(out.status.code(), Some(3), "{}", describe(&cmd, &out));
+        assert_eq!(
+            out.status.code(),
+            Some(Exit::Corrupt.code().into()),
+            "{}",
+            describe(&cmd, &out)
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             stderr.contains("part-00001") && stderr.contains(said),

@@ -3,6 +3,7 @@
 //! and the safety rules.
 #![allow(clippy::unwrap_used)]
 
+use pipes_cli::Exit;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -127,11 +128,11 @@ fn an_existing_collection_is_never_clobbered_by_surprise() {
     let stream = dir.path().join("s.jsonl");
     write_stream(server, &name, &stream);
 
-    // Default: refuse, exit 4, nothing changed.
+    // Default: refuse, "refused", nothing changed.
     let out = run(load(server).arg(&stream));
     assert_eq!(
         out.status.code(),
-        Some(4),
+        Some(Exit::Refused.code().into()),
         "{}",
         describe(&load(server), &out)
     );
@@ -171,7 +172,7 @@ fn truncated_or_corrupt_input_is_refused_before_writing() {
     let out = run(load(server).args(["-c", &copy]).arg(&truncated));
     assert_eq!(
         out.status.code(),
-        Some(3),
+        Some(Exit::Incomplete.code().into()),
         "{}",
         describe(&load(server), &out)
     );
@@ -184,7 +185,7 @@ fn truncated_or_corrupt_input_is_refused_before_writing() {
     let out = run(load(server).args(["-c", &copy]).arg(&flipped));
     assert_eq!(
         out.status.code(),
-        Some(3),
+        Some(Exit::Corrupt.code().into()),
         "{}",
         describe(&load(server), &out)
     );
@@ -205,7 +206,7 @@ fn truncated_or_corrupt_input_is_refused_before_writing() {
     let out = run(load(server).args(["-c", &copy]).arg(&set));
     assert_eq!(
         out.status.code(),
-        Some(3),
+        Some(Exit::Corrupt.code().into()),
         "{}",
         describe(&load(server), &out)
     );
@@ -343,7 +344,12 @@ fn auto_id_keys_are_kept_where_the_server_allows_and_refused_where_not() {
     write_stream(old, &name, &stream);
     let copy = format!("{name}_copy");
     let out = run(load(old).args(["-c", &copy]).arg(&stream));
-    assert_eq!(out.status.code(), Some(4), "{}", describe(&load(old), &out));
+    assert_eq!(
+        out.status.code(),
+        Some(Exit::Refused.code().into()),
+        "{}",
+        describe(&load(old), &out)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("--new-ids"));
     assert_eq!(count(old, &copy), "missing");
     run_ok(load(old).args(["-c", &copy, "--new-ids"]).arg(&stream));
@@ -377,7 +383,12 @@ fn resume_refuses_a_collection_no_load_of_the_set_left_unfinished() {
     let refused = |args: &[&str]| {
         let mut cmd = load(server);
         let out = run(cmd.args(args).arg("--resume").arg(&set));
-        assert_eq!(out.status.code(), Some(4), "{}", describe(&cmd, &out));
+        assert_eq!(
+            out.status.code(),
+            Some(Exit::Refused.code().into()),
+            "{}",
+            describe(&cmd, &out)
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             stderr.contains("not an unfinished load of this set") && stderr.contains("-c NEW_NAME"),
@@ -395,7 +406,7 @@ fn resume_refuses_a_collection_no_load_of_the_set_left_unfinished() {
     let stream = dir.path().join("s.jsonl");
     write_stream(server, &name, &stream);
     let out = run(load(server).args(["-c", &copy, "--resume"]).arg(&stream));
-    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(out.status.code(), Some(Exit::Usage.code().into()));
 }
 
 /// Partition key and count, TTL and mmap properties, shards, consistency,
@@ -517,7 +528,7 @@ fn compressed_and_parquet_streams_on_stdin_and_a_cut_parquet_file() {
     let out = run(load(server).args(["-c", &from_cut]).arg(&cut));
     assert_eq!(
         out.status.code(),
-        Some(3),
+        Some(Exit::Incomplete.code().into()),
         "{}",
         describe(&load(server), &out)
     );
@@ -561,7 +572,7 @@ fn a_type_the_target_lacks_is_refused_with_the_field_named() {
     let out = run(load(target).arg(&stream));
     assert_eq!(
         out.status.code(),
-        Some(4),
+        Some(Exit::Refused.code().into()),
         "{}",
         describe(&load(target), &out)
     );
@@ -615,7 +626,7 @@ fn an_index_the_target_lacks_is_refused_up_front_or_substituted_on_request() {
     write_stream(Server::Lite3, &name, &stream);
     let target = Server::Milvus235;
     let refused = load(target).arg(&stream).output().unwrap();
-    assert_eq!(refused.status.code(), Some(4));
+    assert_eq!(refused.status.code(), Some(Exit::Refused.code().into()));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
         stderr.contains("INVERTED")
@@ -644,7 +655,7 @@ fn drop_removes_a_scratch_collection_but_never_one_behind_an_alias() {
         run(load(server).args(["--drop", "-c", &scratch]))
             .status
             .code(),
-        Some(4)
+        Some(Exit::NotFound.code().into())
     );
 
     let served = unique_name("served");
@@ -659,7 +670,7 @@ fn drop_removes_a_scratch_collection_but_never_one_behind_an_alias() {
         &format!("{served}_live"),
     ]));
     let out = run(load(server).args(["--drop", "-c", &served]));
-    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(out.status.code(), Some(Exit::Refused.code().into()));
     assert!(String::from_utf8_lossy(&out.stderr).contains("aliases"));
     assert_eq!(count(server, &served), "3");
 
@@ -672,7 +683,7 @@ fn drop_removes_a_scratch_collection_but_never_one_behind_an_alias() {
     assert_eq!(seed_output(server, "alias-target", &alias), successor);
     run_ok(load(server).args(["--drop", "-c", &served]));
     let out = run(load(server).args(["--alias-only", "--alias", &alias, "-c", &served]));
-    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(out.status.code(), Some(Exit::NotFound.code().into()));
 }
 
 /// A loopback TCP proxy in front of a real server that cuts one connection —

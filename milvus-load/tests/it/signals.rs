@@ -3,6 +3,7 @@
 //! uploads aborted), what was committed is said with the exact command that
 //! continues, and the exit status is 128 + the signal (143, 130).
 
+use pipes_cli::Exit;
 use std::io::Write as _;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -177,7 +178,7 @@ fn sigterm_mid_load_says_what_is_committed_and_the_printed_command_finishes_it()
     compare_copy((server, &name), (server, &copy));
     // Complete: the mark is gone, a second --resume is refused.
     let out = run(load(server).args(["-c", &copy, "--resume"]).arg(&set));
-    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(out.status.code(), Some(Exit::Refused.code().into()));
 }
 
 #[test]

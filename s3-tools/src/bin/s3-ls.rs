@@ -1,9 +1,10 @@
 //! `s3-ls URL`: list a prefix (see `s3-ls --help`).
 
 use clap::Parser;
-use s3_pipes::cli::{main_with, ConnectionArgs};
-use s3_pipes::listing::list;
-use s3_pipes::{Exit, Location, Store};
+use object_storage::listing::list;
+use object_storage::{Location, Store};
+use pipes_cli::store::{main_with, ConnectionArgs};
+use pipes_cli::Exit;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 /// backups/2026/..., not backups/2026-11-24/.... A URL naming one object
 /// lists that object; nothing found exits 3.
 #[derive(Debug, Parser)]
-#[command(version, after_help = s3_pipes::exit::HELP)]
+#[command(version, after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_LS))]
 struct Args {
     /// s3://bucket[/prefix], gs://..., az://..., file:///dir or a path.
     url: String,

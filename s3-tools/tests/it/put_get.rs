@@ -2,6 +2,7 @@
 //! checksum verification, conditional put, aborted uploads.
 
 use crate::util::*;
+use pipes_cli::Exit;
 use std::io::Write;
 use std::time::Duration;
 
@@ -127,7 +128,7 @@ fn get_refuses_data_that_does_not_match_its_sha256() {
     let mut get = tool("s3-get", &ep);
     get.arg(&url);
     let g = run(get, b"");
-    g.expect_code(5);
+    g.expect_code(Exit::Corrupt);
     assert!(g.stderr.contains("sha256 mismatch"), "{}", g.stderr);
     assert!(g.stderr.contains(&url), "{}", g.stderr);
     assert!(g.stderr.contains(&sha256(&data)), "{}", g.stderr);
@@ -154,7 +155,7 @@ fn get_refuses_data_that_does_not_match_its_sha256() {
     let mut get = tool("s3-get", &ep);
     get.args([url.as_str(), "-o", out.to_str().unwrap()]);
     let g = run(get, b"");
-    g.expect_code(5);
+    g.expect_code(Exit::Corrupt);
     assert!(g.stderr.contains("sha256 mismatch"), "{}", g.stderr);
     assert!(
         g.stderr.contains(&format!("from the sidecar {url}.sha256")),
@@ -189,14 +190,14 @@ fn if_none_match_never_overwrites() {
     run(put(&["--if-none-match"]), b"first").ok();
     // Single-part and multipart attempts are both refused, before reading.
     let r = run(put(&["--if-none-match"]), b"second");
-    r.expect_code(4);
+    r.expect_code(Exit::Refused);
     assert!(r.stderr.contains("already exists"), "{}", r.stderr);
     let (r, _) = run_generated(
         put(&["--if-none-match", "--part-size", "5MiB"]),
         3,
         11 * MIB,
     );
-    r.expect_code(4);
+    r.expect_code(Exit::Refused);
     assert_eq!(fetch(&url, &ep), b"first");
 
     // The race: the key appears while a multipart upload is streaming. The
@@ -221,7 +222,7 @@ fn if_none_match_never_overwrites() {
     run(other, b"the other writer won").ok();
     tx.send(()).unwrap();
     let r = running.wait();
-    r.expect_code(4);
+    r.expect_code(Exit::Refused);
     assert_eq!(fetch(&url2, &ep), b"the other writer won");
 }
 
@@ -232,7 +233,7 @@ fn empty_input_writes_nothing() {
     let mut put = tool("s3-put", &ep);
     put.arg(&url);
     let r = run(put, b"");
-    r.expect_code(6);
+    r.expect_code(Exit::Empty);
     assert!(r.stderr.contains("empty"), "{}", r.stderr);
     assert!(!exists(&url, &ep));
     let mut put = tool("s3-put", &ep);
@@ -272,7 +273,7 @@ pub fn stalled_upload(url: &str, ep: &str) -> Running {
 fn sigint_or_sigterm_mid_stream_aborts_and_leaves_no_object() {
     let ep = endpoint();
     let b = bucket("sigint");
-    for (sig, code) in [("INT", 130), ("TERM", 143)] {
+    for (sig, code) in [("INT", Exit::Interrupted), ("TERM", Exit::Terminated)] {
         let url = format!("s3://{b}/interrupted-{sig}.bin");
         let running = stalled_upload(&url, &ep);
         running.signal(sig);
@@ -316,4 +317,39 @@ fn ctrl_c_on_the_whole_pipeline_leaves_no_object() {
     assert_ne!(r.code(), 0, "{}", r.stderr);
     assert!(r.stderr.contains("interrupted by SIGINT"), "{}", r.stderr);
     assert!(!exists(&url, &ep), "{url} exists after Ctrl-C");
+}
+
+/// A reader that stops early (`s3-get … | head`) ends the download quietly
+/// with 141, as a shell reports a producer whose reader went away.
+#[test]
+fn a_reader_that_goes_away_ends_the_download_with_141() {
+    let ep = endpoint();
+    let url = format!("s3://{}/head/big.bin", bucket("head"));
+    let data = vec![7u8; 4 * MIB as usize];
+    let mut put = tool("s3-put", &ep);
+    put.arg(&url);
+    run(put, &data).ok();
+    let mut get = tool("s3-get", &ep);
+    let mut child = get
+        .arg(&url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(Exit::BrokenPipe.code())),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

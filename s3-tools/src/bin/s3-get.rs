@@ -1,10 +1,11 @@
 //! `s3-get URL [-o FILE]`: one object → stdout or a file (see `s3-get --help`).
 
 use clap::Parser;
-use s3_pipes::cli::{main_with, ConnectionArgs, TransferArgs, Verbosity};
-use s3_pipes::download::{download, ByteRange, DownloadOptions, Output, Verification};
-use s3_pipes::progress::Progress;
-use s3_pipes::{Exit, Location, Store};
+use object_storage::download::{download, ByteRange, DownloadOptions, Output, Verification};
+use object_storage::progress::Progress;
+use object_storage::{Location, Store};
+use pipes_cli::store::{main_with, ConnectionArgs, TransferArgs, Verbosity};
+use pipes_cli::Exit;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 /// written (stdout) or is kept as FILE.partial, and the exit status is 5.
 /// With -o FILE the file appears only when complete and verified.
 #[derive(Debug, Parser)]
-#[command(version, after_help = s3_pipes::exit::HELP)]
+#[command(version, after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_GET))]
 struct Args {
     /// Source: s3://bucket/key, gs://..., az://..., file:///path or a path.
     url: String,
@@ -57,7 +58,7 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<Exit> {
     let location = Location::parse(&args.url)?;
     let store = Store::open(&location, &args.connection.store_config())?;
-    let binary = !s3_pipes::checksum::is_sidecar(&location.key);
+    let binary = !object_storage::checksum::is_sidecar(&location.key);
     if args.output.is_none() && binary && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         eprintln!(
             "s3-get: error: standard output is a terminal; redirect or pipe it, or use -o FILE (-o - to write here anyway)"
@@ -70,7 +71,7 @@ async fn run(args: Args) -> anyhow::Result<Exit> {
         Some(p) => Output::File(p.clone()),
     };
     let opts = DownloadOptions {
-        chunk_size: args.transfer.part_size.0,
+        chunk_size: args.transfer.part_size,
         concurrency: args.transfer.concurrency,
         range: args.range,
         verify: !args.no_verify,

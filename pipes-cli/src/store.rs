@@ -1,9 +1,10 @@
-//! What the four binaries share: connection and transfer flags, and the
-//! `main` wrapper (runtime, exit codes, quiet broken pipes, one error chain).
+//! Object storage on the command line: the connection flags every tool
+//! shares, and what the four s3 tools share besides (transfer flags, their
+//! `main`).
 
-use crate::exit::Exit;
-use crate::size::ByteSize;
-use crate::store::StoreConfig;
+use crate::exit::{self, Exit};
+use crate::units::parse_size;
+use object_storage::StoreConfig;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -69,8 +70,8 @@ impl ConnectionArgs {
 pub struct TransferArgs {
     /// Bytes per part / ranged request (5MiB..5GiB). Objects written by
     /// s3-put can be at most 10,000 parts: 16MiB parts allow 156 GiB.
-    #[arg(long, env = env::PART_SIZE, default_value = "16MiB", value_name = "SIZE")]
-    pub part_size: ByteSize,
+    #[arg(long, env = env::PART_SIZE, default_value = "16MiB", value_name = "SIZE", value_parser = parse_size)]
+    pub part_size: u64,
 
     /// Parts in flight (and in memory) at once.
     #[arg(long, env = env::CONCURRENCY, default_value_t = 4, value_name = "N")]
@@ -89,8 +90,9 @@ pub struct Verbosity {
 }
 
 /// Runs a tool's `run` on a Tokio runtime and turns its result into an exit
-/// status: a broken pipe ends quietly (status 0, like `head` expects), other
-/// errors print once as `TOOL: error: chain` with a hint where one helps.
+/// status: a broken pipe ends quietly (141, as a shell reports a producer
+/// its reader left), other errors print once as `TOOL: error: chain` with a
+/// hint where one helps.
 pub fn main_with<F>(tool: &str, run: F) -> ExitCode
 where
     F: std::future::Future<Output = anyhow::Result<Exit>>,
@@ -116,12 +118,9 @@ where
 
 /// Prints `err` (unless it is a broken pipe) and picks the exit status.
 pub fn report(tool: &str, err: &anyhow::Error) -> Exit {
-    for cause in err.chain() {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::BrokenPipe {
-                return Exit::Ok;
-            }
-        }
+    let status = exit::for_error(err);
+    if status == Exit::BrokenPipe {
+        return status;
     }
     // object_store's messages repeat their sources: print each text once.
     let mut parts: Vec<String> = Vec::new();
@@ -132,18 +131,17 @@ pub fn report(tool: &str, err: &anyhow::Error) -> Exit {
         }
     }
     eprintln!("{tool}: error: {}", parts.join(": "));
-    let lib = err.chain().find_map(|c| c.downcast_ref::<crate::Error>());
-    if let Some(e) = lib {
-        if let Some(hint) = hint(e) {
-            eprintln!("hint: {hint}");
-        }
-        return Exit::for_error(e);
+    let lib = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<object_storage::Error>());
+    if let Some(hint) = lib.and_then(hint) {
+        eprintln!("hint: {hint}");
     }
-    Exit::Failure
+    status
 }
 
-fn hint(e: &crate::Error) -> Option<&'static str> {
-    use crate::Error as E;
+fn hint(e: &object_storage::Error) -> Option<&'static str> {
+    use object_storage::Error as E;
     let text = format!("{e:?}");
     let url = match e {
         E::Setup { url, .. }

@@ -1,6 +1,7 @@
 //! s3-ls and s3-rm against the S3 server.
 
 use crate::util::*;
+use pipes_cli::Exit;
 
 fn put(ep: &str, url: &str, data: &[u8]) {
     let mut c = tool("s3-put", ep);
@@ -65,7 +66,7 @@ fn list_and_delete() {
     assert_eq!(r.stdout_text().lines().count(), 1);
     let mut ls = tool("s3-ls", &ep);
     ls.arg(format!("{root}/nothing-here/"));
-    run(ls, b"").expect_code(3);
+    run(ls, b"").expect_code(Exit::NotFound);
 
     // rm one object: it and its sidecar go; a missing object exits 3.
     let mut rm = tool("s3-rm", &ep);
@@ -79,7 +80,7 @@ fn list_and_delete() {
     assert!(!exists(&format!("{root}/2026-11-24/b.zst"), &ep));
     let mut rm = tool("s3-rm", &ep);
     rm.arg(format!("{root}/2026-11-24/b.zst"));
-    run(rm, b"").expect_code(3);
+    run(rm, b"").expect_code(Exit::NotFound);
 
     // Recursive dry run deletes nothing; the real one deletes the prefix only.
     let mut rm = tool("s3-rm", &ep);
@@ -105,12 +106,12 @@ fn list_and_delete() {
     let mut rm = tool("s3-rm", &ep);
     rm.args(["--recursive", &format!("s3://{bucket_only}")]);
     let r = run(rm, b"");
-    r.expect_code(2);
+    r.expect_code(Exit::Usage);
     assert!(r.stderr.contains("whole bucket"), "{}", r.stderr);
     assert!(exists(&format!("s3://{b}/milvus-other/x"), &ep));
     let mut rm = tool("s3-rm", &ep);
     rm.arg(format!("s3://{b}/milvus-other/"));
     let r = run(rm, b"");
-    r.expect_code(2);
+    r.expect_code(Exit::Usage);
     assert!(r.stderr.contains("add --recursive"), "{}", r.stderr);
 }

@@ -1,6 +1,7 @@
 //! Test support: the S3 server's address, running the binaries with fed
 //! stdin and measured peak RSS, deterministic data, direct store access.
 
+use pipes_cli::Exit;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -119,10 +120,10 @@ impl Run {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
     /// Panics with everything a reader needs unless the exit status is `code`.
-    pub fn expect_code(&self, code: i32) -> &Self {
+    pub fn expect_code(&self, code: Exit) -> &Self {
         assert_eq!(
             self.code(),
-            code,
+            i32::from(code.code()),
             "{}\nexit: {:?}\nstdout: {}\nstderr: {}",
             self.cmd,
             self.status,
@@ -132,7 +133,7 @@ impl Run {
         self
     }
     pub fn ok(&self) -> &Self {
-        self.expect_code(0)
+        self.expect_code(Exit::Ok)
     }
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.stdout).unwrap_or_else(|e| {
@@ -300,14 +301,14 @@ pub fn run_generated(cmd: Command, seed: u64, len: u64) -> (Run, String) {
 }
 
 /// Direct access to the store, for checks independent of the binaries.
-pub fn store(url: &str, endpoint: &str) -> s3_pipes::Store {
-    let loc = s3_pipes::Location::parse(url).unwrap();
-    let cfg = s3_pipes::StoreConfig {
+pub fn store(url: &str, endpoint: &str) -> object_storage::Store {
+    let loc = object_storage::Location::parse(url).unwrap();
+    let cfg = object_storage::StoreConfig {
         endpoint_url: Some(endpoint.to_string()),
         max_retries: 2,
         ..Default::default()
     };
-    s3_pipes::Store::open(&loc, &cfg).unwrap()
+    object_storage::Store::open(&loc, &cfg).unwrap()
 }
 
 pub fn rt() -> tokio::runtime::Runtime {

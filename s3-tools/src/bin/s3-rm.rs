@@ -1,9 +1,10 @@
 //! `s3-rm URL...`: delete objects or prefixes (see `s3-rm --help`).
 
 use clap::Parser;
-use s3_pipes::cli::{main_with, report, ConnectionArgs};
-use s3_pipes::remove::{delete, plan};
-use s3_pipes::{Exit, Location, Store};
+use object_storage::remove::{delete, plan};
+use object_storage::{Location, Store};
+use pipes_cli::store::{main_with, report, ConnectionArgs};
+use pipes_cli::Exit;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 /// A missing object is an error (exit 3) unless --recursive; a whole bucket
 /// is never deleted. Use --dry-run first: it prints what would go.
 #[derive(Debug, Parser)]
-#[command(version, after_help = s3_pipes::exit::HELP)]
+#[command(version, after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_RM))]
 struct Args {
     /// Objects (s3://bucket/key...) or, with --recursive, prefixes.
     #[arg(required = true)]
@@ -73,8 +74,8 @@ async fn run(args: Args) -> anyhow::Result<Exit> {
             Ok(n) => total += n,
             Err(e) => {
                 let code = report("s3-rm", &e);
-                if code == Exit::Ok {
-                    return Ok(Exit::Ok); // broken pipe
+                if code == Exit::BrokenPipe {
+                    return Ok(code);
                 }
                 if status == Exit::Ok || code == Exit::Failure {
                     status = code;

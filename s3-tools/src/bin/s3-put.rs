@@ -2,12 +2,13 @@
 
 use anyhow::Context;
 use clap::Parser;
-use s3_pipes::cli::{main_with, ConnectionArgs, TransferArgs, Verbosity};
-use s3_pipes::progress::Progress;
-use s3_pipes::signals::Interrupt;
-use s3_pipes::store::Sse;
-use s3_pipes::upload::{upload, UploadOptions};
-use s3_pipes::{Exit, Location, Store};
+use object_storage::progress::Progress;
+use object_storage::signals::Interrupt;
+use object_storage::store::Sse;
+use object_storage::upload::{upload, UploadOptions};
+use object_storage::{Location, Store};
+use pipes_cli::store::{main_with, ConnectionArgs, TransferArgs, Verbosity};
+use pipes_cli::Exit;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -23,7 +24,7 @@ use std::process::ExitCode;
 /// pipe reader; use `set -o pipefail` and a format with a trailer (the record
 /// stream has one) to catch truncation.
 #[derive(Debug, Parser)]
-#[command(version, after_help = s3_pipes::exit::HELP)]
+#[command(version, after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_PUT))]
 struct Args {
     /// Destination: s3://bucket/key, gs://bucket/key, az://container/key,
     /// file:///path or a local path.
@@ -93,7 +94,7 @@ async fn run(args: Args) -> anyhow::Result<Exit> {
     config.sse_kms_key_id = args.sse_kms_key_id.clone();
     let store = Store::open(&location, &config)?;
     let mut opts = UploadOptions {
-        part_size: args.transfer.part_size.0,
+        part_size: args.transfer.part_size,
         concurrency: args.transfer.concurrency,
         create_only: args.if_none_match,
         content_type: args.content_type.clone(),
@@ -123,8 +124,8 @@ async fn run(args: Args) -> anyhow::Result<Exit> {
         if meta.is_file() && opts.fit_size(meta.len()) && !args.verbosity.quiet {
             eprintln!(
                 "s3-put: note: input is {}: --part-size raised to {} to fit 10,000 parts",
-                s3_pipes::size::human(meta.len()),
-                s3_pipes::size::human(opts.part_size)
+                object_storage::size::human(meta.len()),
+                object_storage::size::human(opts.part_size)
             );
         }
     }

@@ -2,6 +2,7 @@
 //! clear message that never contains the secret.
 
 use crate::util::*;
+use pipes_cli::Exit;
 
 #[test]
 fn aws_profile_from_shared_files_and_no_secret_in_errors() {
@@ -49,7 +50,7 @@ fn aws_profile_from_shared_files_and_no_secret_in_errors() {
     let mut get = with_files("default", "s3-get");
     get.args([&url, "--max-retries", "0"]);
     let r = run(get, b"");
-    r.expect_code(1);
+    r.expect_code(Exit::Denied);
     assert!(
         r.stderr.contains("hint: the store refused the credentials"),
         "{}",

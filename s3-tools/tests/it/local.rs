@@ -1,6 +1,7 @@
 //! file:// URLs and plain paths behave like s3:// ones.
 
 use crate::util::*;
+use pipes_cli::Exit;
 
 #[test]
 fn file_urls_behave_the_same() {
@@ -46,7 +47,7 @@ fn file_urls_behave_the_same() {
     // Conditional put.
     let mut put = tool("s3-put", ep);
     put.args([&url, "--if-none-match"]);
-    run(put, b"nope").expect_code(4);
+    run(put, b"nope").expect_code(Exit::Refused);
     assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
 
     // Tampering is detected.
@@ -58,16 +59,16 @@ fn file_urls_behave_the_same() {
     let mut get = tool("s3-get", ep);
     get.arg(&small);
     let g = run(get, b"");
-    g.expect_code(5);
+    g.expect_code(Exit::Corrupt);
     assert!(g.stderr.contains("sha256 mismatch"), "{}", g.stderr);
 
     // Empty input and SIGINT leave nothing, not even a temporary file.
     let mut put = tool("s3-put", ep);
     put.arg(format!("{base}/empty"));
-    run(put, b"").expect_code(6);
+    run(put, b"").expect_code(Exit::Empty);
     let running = crate::put_get::stalled_upload(&format!("{base}/stalled.bin"), ep);
     running.signal("INT");
-    running.wait().expect_code(130);
+    running.wait().expect_code(Exit::Interrupted);
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -3,6 +3,7 @@
 
 use crate::proxy::{Fault, Proxy};
 use crate::util::*;
+use pipes_cli::Exit;
 use std::sync::Arc;
 
 #[test]
@@ -116,7 +117,7 @@ fn a_part_that_keeps_failing_is_named_and_nothing_lands() {
         "2",
     ]);
     let (r, _) = run_generated(put, 12, 12 * MIB);
-    r.expect_code(1);
+    r.expect_code(Exit::Unreachable);
     assert!(r.stderr.contains(&url), "{}", r.stderr);
     assert!(r.stderr.contains("part 2"), "{}", r.stderr);
     assert!(r.stderr.contains("aborted"), "{}", r.stderr);
@@ -207,5 +208,5 @@ fn server_side_encryption_is_requested_for_single_and_multipart_uploads() {
         "--sse-kms-key-id",
         "k",
     ]);
-    run(put, b"x").expect_code(2);
+    run(put, b"x").expect_code(Exit::Usage);
 }
