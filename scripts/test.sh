@@ -25,7 +25,9 @@ on_exit() {
 trap on_exit EXIT
 
 echo "test.sh: starting servers in $MP_RUN_DIR" >&2
-start_milvus235 --auth # slow to start: let it come up while the rest runs
+# Slow to start: let it come up while the rest runs. Its proxy takes requests
+# of 16 MiB at most (64 MiB by default), so that refusal is met with test data.
+start_milvus235 --auth --max-request 16777216
 start_lite25
 start_lite3
 start_s3_server

@@ -1,7 +1,7 @@
 //! The insert pipeline: a reader thread decodes the input and encodes insert
 //! batches while several insert RPCs are in flight on separate connections.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,9 @@ pub struct SendOptions {
     pub pacer: Option<Arc<Pacer>>,
     /// Told each batch's time, when batch sizes adapt.
     pub sizer: Option<Arc<Mutex<RequestSizer>>>,
+    /// The most rows per batch the server has not refused as too large
+    /// (`usize::MAX` until it refuses one); the reader cuts batches to it.
+    pub row_cap: Arc<AtomicUsize>,
 }
 
 /// Why a load stopped, with what was committed before it.
@@ -59,7 +62,7 @@ fn is_transient(error: &milvus_wire::Error) -> bool {
     match error {
         milvus_wire::Error::Rpc { status, .. } => match status.code() {
             RpcCode::Unavailable | RpcCode::DeadlineExceeded | RpcCode::Aborted => true,
-            RpcCode::ResourceExhausted => !status.message().contains("message length"),
+            RpcCode::ResourceExhausted => !error.is_request_too_large(),
             // A connection lost mid-request reaches tonic as "transport error".
             RpcCode::Unknown => ["transport error", "connection", "broken pipe"]
                 .iter()
@@ -84,19 +87,80 @@ fn is_transient(error: &milvus_wire::Error) -> bool {
     }
 }
 
-async fn send_one(client: &Milvus, prepared: Prepared, options: &SendOptions) -> Result<u64> {
+/// Sends one batch; one the server refuses as too large is sent again in
+/// halves (and the batches after it are cut smaller).
+fn send_one<'a>(
+    client: &'a Milvus,
+    prepared: Prepared,
+    options: &'a SendOptions,
+) -> futures::future::BoxFuture<'a, Result<u64>> {
+    Box::pin(async move {
+        let (first_pk, rows) = (prepared.first_pk.clone(), prepared.rows);
+        let (bytes, asked) = (prepared.bytes, prepared.asked);
+        match send_whole(client, prepared, options).await {
+            Ok(sent) => Ok(sent),
+            Err(TooLarge(batch, error)) => {
+                let Ok((first, second)) = batch.halves() else {
+                    return Err(anyhow!(error).context(format!(
+                        "the server refused the batch starting at primary key {first_pk} ({rows} rows) as too large, and it cannot be cut smaller"
+                    )));
+                };
+                let half = first.num_rows as usize;
+                if options.row_cap.fetch_min(half, Ordering::Relaxed) > half {
+                    eprintln!(
+                        "milvus-load: the server refused a batch of {rows} rows as too large ({error}); sending {half} rows at most from now on"
+                    );
+                }
+                if let Some(sizer) = &options.sizer {
+                    if let Ok(mut sizer) = sizer.lock() {
+                        sizer.too_large();
+                    }
+                }
+                let part = |batch: InsertBatch, label: String| Prepared {
+                    rows: u64::from(batch.num_rows),
+                    bytes: bytes * u64::from(batch.num_rows) / rows.max(1),
+                    asked,
+                    first_pk: label,
+                    batch,
+                };
+                let first = part(first, first_pk.clone());
+                let second = part(second, format!("{first_pk} (its second half)"));
+                Ok(send_one(client, first, options).await?
+                    + send_one(client, second, options).await?)
+            }
+            Err(Failed(error)) => Err(error),
+        }
+    })
+}
+
+/// Why [`send_whole`] did not send a batch.
+enum NotSent {
+    /// The server refused it as too large: the batch back, to be cut.
+    TooLarge(InsertBatch, milvus_wire::Error),
+    /// Anything else, with the batch named.
+    Failed(anyhow::Error),
+}
+use NotSent::{Failed, TooLarge};
+
+/// Sends one batch as it is, retrying transient errors.
+async fn send_whole(
+    client: &Milvus,
+    prepared: Prepared,
+    options: &SendOptions,
+) -> std::result::Result<u64, NotSent> {
     let mut delay = Duration::from_millis(500);
     let mut attempt = 1;
     loop {
         match client.insert(prepared.batch.clone(), options.upsert).await {
             Ok(count) if count == prepared.rows => return Ok(count),
             Ok(count) => {
-                return Err(anyhow!(
+                return Err(Failed(anyhow!(
                     "the batch starting at primary key {} had {} rows but the server took {count}",
                     prepared.first_pk,
                     prepared.rows
-                ))
+                )))
             }
+            Err(e) if e.is_request_too_large() => return Err(TooLarge(prepared.batch, e)),
             Err(e) if attempt < options.attempts && is_transient(&e) => {
                 eprintln!(
                     "milvus-load: batch at primary key {}: {e}; retrying in {:.1}s (attempt {}/{})",
@@ -110,10 +174,10 @@ async fn send_one(client: &Milvus, prepared: Prepared, options: &SendOptions) ->
                 attempt += 1;
             }
             Err(e) => {
-                return Err(anyhow!(e).context(format!(
+                return Err(Failed(anyhow!(e).context(format!(
                     "inserting the batch starting at primary key {} ({} rows, attempt {attempt})",
                     prepared.first_pk, prepared.rows
-                )))
+                ))))
             }
         }
     }

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -262,8 +262,10 @@ struct ReadPlan {
     skip: Vec<String>,
     /// Rows are decoded in batches of this many bytes...
     read_bytes: u64,
-    /// ...and cut to the size this sizer says (`None`: pinned, not cut).
+    /// ...and cut to the size this sizer says (`None`: pinned, not cut)...
     sizer: Option<Arc<Mutex<RequestSizer>>>,
+    /// ...and never above the rows the server last refused as too large.
+    row_cap: Arc<AtomicUsize>,
     /// Bytes per row where a unit does not tell (JSONL).
     row_bytes: u64,
     /// Per unit (when resuming): keys already in the collection, not sent again.
@@ -339,7 +341,8 @@ fn produce(mut plan: ReadPlan, tx: mpsc::Sender<Result<Prepared>>) -> Produced {
                     let asked = match &plan.sizer {
                         Some(sizer) => sizer.lock().map(|s| s.rows()).unwrap_or(read_rows),
                         None => read_rows,
-                    };
+                    }
+                    .min(plan.row_cap.load(Ordering::Relaxed));
                     let len = asked.min(batch.num_rows() - offset);
                     batch_rows_used = batch_rows_used.max(asked);
                     emit(&source, batch.slice(offset, len), asked)?;
@@ -746,6 +749,7 @@ pub async fn run(
         clients.push(Milvus::connect(connect).await?);
     }
     let (tx, rx) = mpsc::channel(options.concurrency.max(1));
+    let row_cap = Arc::new(AtomicUsize::new(usize::MAX));
     let plan = ReadPlan {
         units,
         spool: options.spool.clone(),
@@ -753,6 +757,7 @@ pub async fn run(
         skip,
         read_bytes: options.batch_bytes.unwrap_or(MAX_BATCH_BYTES),
         sizer: sizer.clone(),
+        row_cap: row_cap.clone(),
         row_bytes: estimated_row_bytes,
         present,
         collection: load_into.clone(),
@@ -773,6 +778,7 @@ pub async fn run(
         attempts: options.attempts,
         pacer: options.pacer.clone(),
         sizer,
+        row_cap,
     };
     let sent = send_all(&clients, rx, &send_options, committed.clone()).await;
     drop(progress);

@@ -86,6 +86,30 @@ impl Error {
         matches!(self, Error::Rpc { status, .. } if status.code() == tonic::Code::Unimplemented)
     }
 
+    /// True when the server refused a request as larger than it accepts
+    /// (gRPC's "received message larger than max", or Milvus's own size
+    /// limit): send it in smaller pieces. Rate limits, which share the
+    /// status code, are not this.
+    pub fn is_request_too_large(&self) -> bool {
+        let text = match self {
+            Error::Rpc { status, .. }
+                if matches!(
+                    status.code(),
+                    tonic::Code::ResourceExhausted | tonic::Code::OutOfRange
+                ) =>
+            {
+                status.message()
+            }
+            Error::Server { reason, .. } => reason.as_str(),
+            _ => return false,
+        }
+        .to_ascii_lowercase();
+        text.contains("larger than max")
+            || text.contains("message length")
+            || text.contains("too large")
+            || (text.contains("exceed") && text.contains("size") && !text.contains("rate"))
+    }
+
     /// True when a query result was over the server's size limits: retry smaller.
     pub fn is_result_too_large(&self) -> bool {
         let text = match self {

@@ -86,15 +86,31 @@ start_lite3() {
 # Milvus 2.3.5 standalone: a full server (about 45 s to start). Every port it
 # lets us set is set to a free one; its embedded etcd's peer port (2380) is
 # fixed, so one instance per machine.
-# start_milvus235 [--auth]: --auth turns authorization on; the root user's
-# token (root:Milvus, the server's default) is then in MP_TEST_MILVUS235_TOKEN.
+# start_milvus235 [--auth] [--max-request BYTES]: --auth turns authorization
+# on; the root user's token (root:Milvus, the server's default) is then in
+# MP_TEST_MILVUS235_TOKEN. --max-request lowers the largest request its proxy
+# accepts (64 MiB by default), so a test can meet that refusal with little data.
 start_milvus235() {
     local data args=() opt
     mp_run_dir >/dev/null
-    if [[ ${1:-} == --auth ]]; then
-        args+=(--authorization-enabled true)
-        export MP_TEST_MILVUS235_TOKEN=root:Milvus
-    fi
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+        --auth)
+            args+=(--authorization-enabled true)
+            export MP_TEST_MILVUS235_TOKEN=root:Milvus
+            ;;
+        --max-request)
+            args+=(--extra-config "proxy.grpc.serverMaxRecvSize=$2")
+            export MP_TEST_MILVUS235_MAX_REQUEST=$2
+            shift
+            ;;
+        *)
+            echo "servers: start_milvus235: unknown option $1" >&2
+            return 2
+            ;;
+        esac
+        shift
+    done
     # Its embedded etcd always takes peer port 2380 (no setting reaches it).
     if (exec 3<>/dev/tcp/127.0.0.1/2380) 2>/dev/null; then
         echo "servers: port 2380 is in use (another Milvus 2.3.5 standalone?): only one can run per machine" >&2

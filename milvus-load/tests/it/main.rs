@@ -768,3 +768,39 @@ fn a_connection_lost_mid_insert_is_retried_without_losing_or_duplicating_rows() 
     assert!(stderr.contains("retrying"), "{stderr}");
     compare_copy((server, &name), (server, &copy));
 }
+
+/// A batch larger than the server takes (the suite's Milvus 2.3.5 accepts
+/// requests of 16 MiB at most: MP_TEST_MILVUS235_MAX_REQUEST) is sent again
+/// in halves, and the batches after it are cut to what went through.
+#[test]
+fn a_batch_the_server_refuses_as_too_large_is_sent_in_halves() {
+    let server = Server::Milvus235;
+    let limit: u64 = std::env::var("MP_TEST_MILVUS235_MAX_REQUEST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .expect("MP_TEST_MILVUS235_MAX_REQUEST: scripts/test.sh starts Milvus 2.3.5 with a request limit");
+    let name = unique_name("toolarge");
+    // 6,000 rows of 1,024 floats: 24 MiB of vectors, over the limit in one batch.
+    let rows = 6_000;
+    assert!(rows * 1_024 * 4 > limit);
+    seed(server, "bench", &name, &["--rows", "6000", "--dim", "1024"]);
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("s.parquet");
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--format", "parquet", "-o"])
+            .arg(&stream),
+    );
+    let copy = format!("{name}_copy");
+    let mut cmd = load(server);
+    let out = run_ok(
+        cmd.args(["-c", &copy, "--batch-bytes", "64MiB"])
+            .arg(&stream),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refused a batch of") && stderr.contains("as too large"),
+        "{stderr}"
+    );
+    compare_copy((server, &name), (server, &copy));
+}
