@@ -317,12 +317,25 @@ impl Decoder {
 /// `tests/mutated_inputs.rs`): a damaged file is refused as corrupt, named,
 /// rather than crashing the tool.
 fn guarded<T>(source: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|_| {
+    let outer = IN_GUARD.with(|flag| flag.replace(true));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(step));
+    IN_GUARD.with(|flag| flag.set(outer));
+    outcome.unwrap_or_else(|_| {
         Err(Error::corrupt(
             source,
             "not a readable Parquet file: its decoder failed on damaged data",
         ))
     })
+}
+
+thread_local! {
+    static IN_GUARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True on a thread decoding Parquet where a panic is caught and becomes a
+/// "corrupt" error: a panic hook may leave such a panic unreported.
+pub fn panic_is_caught() -> bool {
+    IN_GUARD.with(std::cell::Cell::get)
 }
 
 /// A file's rows, batch by batch. [`Batches::finish`] proves the file was

@@ -18,12 +18,17 @@ pub async fn read_manifest(dir: &Dir) -> Result<Manifest> {
             "no manifest: not a backup set, or one that did not finish (milvus-dump writes the manifest last)",
         )
     })?;
-    let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| {
-        Error::corrupt(dir.url(MANIFEST_FILE), format!("not a valid manifest: {e}"))
-    })?;
+    parse_manifest(&text, &dir.url(MANIFEST_FILE))
+}
+
+/// A manifest's bytes (read from `url`) as a manifest: corrupt when they do
+/// not parse, refused when a newer version of the tools wrote them.
+pub fn parse_manifest(text: &[u8], url: &str) -> Result<Manifest> {
+    let manifest: Manifest = serde_json::from_slice(text)
+        .map_err(|e| Error::corrupt(url, format!("not a valid manifest: {e}")))?;
     if manifest.format_version > FORMAT_VERSION {
         return Err(Error::corrupt(
-            dir.url(MANIFEST_FILE),
+            url,
             format!(
                 "format version {} is newer than this build understands ({FORMAT_VERSION}): upgrade the tools",
                 manifest.format_version

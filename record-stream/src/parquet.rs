@@ -72,7 +72,7 @@ fn writer_properties(fields: &[FieldSpec], zstd_level: Option<i32>) -> Result<Wr
         // vectors: too few for a dictionary of keys or text to pay for its
         // hashing. zstd still catches repeated values.
         .set_dictionary_enabled(false)
-        .set_max_row_group_size(1 << 20);
+        .set_max_row_group_row_count(Some(1 << 20));
     for field in fields {
         let data_type = field.data_type()?;
         if crate::layout::is_vector(data_type) {
