@@ -27,7 +27,7 @@ fn exit_help() -> String {
 /// Prove a milvus-dump backup (a set, a stream, or every set under a root) is
 /// complete, intact and restorable.
 #[derive(Parser, Debug)]
-#[command(name = "backup-verify", version, after_help = exit_help())]
+#[command(name = "backup-verify", version = pipes_cli::VERSION, after_help = exit_help())]
 struct Args {
     /// A backup-set directory, a stream file, `-` (stdin), or an object-store
     /// URL (s3://bucket/prefix/, file:///dir/); with --list/--max-age, the

@@ -17,7 +17,7 @@ use pipes_cli::units::parse_size;
 /// Export Milvus collections — schema, indexes, partitions, every field type —
 /// as a self-describing JSONL or Parquet stream on stdout, or as a backup set.
 #[derive(Debug, Parser)]
-#[command(version, after_help = Exit::help(pipes_cli::exit::MILVUS_DUMP))]
+#[command(version = pipes_cli::VERSION, after_help = Exit::help(pipes_cli::exit::MILVUS_DUMP))]
 struct Args {
     #[command(flatten)]
     connect: ConnectArgs,

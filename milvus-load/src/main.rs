@@ -16,7 +16,7 @@ use pipes_cli::units::parse_size;
 /// optionally zstd), a backup-set directory, or headerless rows (JSONL as an
 /// ingestion pipeline writes them, Milvus bulk-import Parquet).
 #[derive(Debug, Parser)]
-#[command(version, after_help = Exit::help(pipes_cli::exit::MILVUS_LOAD))]
+#[command(version = pipes_cli::VERSION, after_help = Exit::help(pipes_cli::exit::MILVUS_LOAD))]
 struct Args {
     #[command(flatten)]
     connect: ConnectArgs,

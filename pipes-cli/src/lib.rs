@@ -18,6 +18,15 @@ pub mod units;
 
 pub use exit::Exit;
 
+/// What every tool's `--version` prints: the release and the git revision
+/// it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("PIPES_GIT_REVISION"),
+    ")"
+);
+
 /// This process's command line, quoted for a POSIX shell, with `flag`
 /// added unless it is there already: the exact command that continues an
 /// interrupted run.

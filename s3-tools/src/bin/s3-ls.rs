@@ -15,7 +15,7 @@ use std::process::ExitCode;
 /// backups/2026/..., not backups/2026-11-24/.... A URL naming one object
 /// lists that object; nothing found exits 3.
 #[derive(Debug, Parser)]
-#[command(version, after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_LS))]
+#[command(name = "s3-ls", version = pipes_cli::VERSION, after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_LS))]
 struct Args {
     /// s3://bucket[/prefix], gs://..., az://..., file:///dir or a path.
     url: String,

@@ -24,7 +24,7 @@ use std::process::ExitCode;
 /// pipe reader; use `set -o pipefail` and a format with a trailer (the record
 /// stream has one) to catch truncation.
 #[derive(Debug, Parser)]
-#[command(version, after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_PUT))]
+#[command(name = "s3-put", version = pipes_cli::VERSION, after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_PUT))]
 struct Args {
     /// Destination: s3://bucket/key, gs://bucket/key, az://container/key,
     /// file:///path or a local path.

@@ -96,3 +96,19 @@ fn file_urls_behave_the_same() {
     run(rm, b"").ok();
     assert!(!dir.path().join("small.txt.sha256").exists());
 }
+
+/// `--version` names the tool, its release and the git revision built.
+#[test]
+fn every_tool_says_its_name_release_and_revision() {
+    for name in ["s3-put", "s3-get", "s3-ls", "s3-rm"] {
+        let mut cmd = tool(name, "http://127.0.0.1:9");
+        cmd.arg("--version");
+        let r = run(cmd, b"");
+        r.ok();
+        let text = r.stdout_text();
+        assert!(
+            text.starts_with(&format!("{name} {} (git ", env!("CARGO_PKG_VERSION"))),
+            "{text}"
+        );
+    }
+}
