@@ -5,6 +5,7 @@
 //! checks go through pymilvus (`py/seed.py`, `py/compare.py`).
 #![allow(clippy::unwrap_used)]
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,9 +38,30 @@ impl Server {
             Server::Lite3 => "MP_TEST_LITE3_URI",
             Server::Milvus235 => "MP_TEST_MILVUS235_URI",
         };
-        std::env::var(var).unwrap_or_else(|_| {
-            panic!("{var} is not set: run the tests through scripts/test.sh, which starts the real servers")
-        })
+        required(var)
+    }
+}
+
+/// A server address scripts/test.sh exports. Without it the test process
+/// says once, in one line, how to run the suite, and exits non-zero: the
+/// integration tests never skip, and never panic once per test either.
+pub fn required(var: &str) -> String {
+    match std::env::var(var) {
+        Ok(value) if !value.is_empty() => value,
+        _ => {
+            static TOLD: std::sync::Once = std::sync::Once::new();
+            TOLD.call_once(|| {
+                // Straight to stderr: the test harness captures eprintln!,
+                // and would drop it when the process exits.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{var} is not set: the integration tests run against real servers; \
+                     run scripts/test.sh, which starts them, runs every test and stops them"
+                );
+                std::process::exit(2);
+            });
+            unreachable!("the process exits above")
+        }
     }
 }
 
@@ -75,9 +97,7 @@ pub fn workspace_bin(name: &str) -> PathBuf {
 
 /// The S3 test server's endpoint (SeaweedFS, started by scripts/test.sh).
 pub fn s3_endpoint() -> String {
-    std::env::var("MP_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
-        panic!("MP_TEST_S3_ENDPOINT is not set: run the tests through scripts/test.sh, which starts the real servers")
-    })
+    required("MP_TEST_S3_ENDPOINT")
 }
 
 /// `s3://BUCKET/TEST/`, a prefix of this test's own in a bucket of this

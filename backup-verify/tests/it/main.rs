@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use sha2::{Digest as _, Sha256};
-use test_harness::{describe, run, seed, unique_name, workspace_bin, Server};
+use test_harness::{describe, run, s3_endpoint, seed, unique_name, workspace_bin, Server};
 
 fn verify() -> Command {
     Command::new(env!("CARGO_BIN_EXE_backup-verify"))
@@ -386,12 +386,6 @@ fn dated_sets_are_listed_and_judged_by_age_with_metrics() {
     );
     // A failure keeps the time of the last success.
     assert_eq!(last_success(&text), before);
-}
-
-fn s3_endpoint() -> String {
-    std::env::var("MP_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
-        panic!("MP_TEST_S3_ENDPOINT is not set: run the tests through scripts/test.sh")
-    })
 }
 
 fn verify_s3() -> Command {

@@ -775,10 +775,9 @@ fn a_connection_lost_mid_insert_is_retried_without_losing_or_duplicating_rows() 
 #[test]
 fn a_batch_the_server_refuses_as_too_large_is_sent_in_halves() {
     let server = Server::Milvus235;
-    let limit: u64 = std::env::var("MP_TEST_MILVUS235_MAX_REQUEST")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .expect("MP_TEST_MILVUS235_MAX_REQUEST: scripts/test.sh starts Milvus 2.3.5 with a request limit");
+    let limit: u64 = test_harness::required("MP_TEST_MILVUS235_MAX_REQUEST")
+        .parse()
+        .unwrap();
     let name = unique_name("toolarge");
     // 6,000 rows of 1,024 floats: 24 MiB of vectors, over the limit in one batch.
     let rows = 6_000;

@@ -12,18 +12,9 @@ use std::time::Duration;
 
 pub const MIB: u64 = 1 << 20;
 
-/// The S3 endpoint started by scripts/test.sh. Never skip silently.
-pub fn endpoint() -> String {
-    match std::env::var("MP_TEST_S3_ENDPOINT") {
-        Ok(e) if !e.is_empty() => e,
-        _ => panic!(
-            "MP_TEST_S3_ENDPOINT is not set: these tests need the SeaweedFS server that \
-             scripts/test.sh starts. Run scripts/test.sh, or in a shell: \
-             source scripts/lib/servers.sh; source scripts/lib/s3-server.sh; start_s3_server; \
-             then cargo test -p s3-put"
-        ),
-    }
-}
+/// The S3 endpoint started by scripts/test.sh (the harness every crate's
+/// integration tests share says how to start it when it is missing).
+pub use test_harness::s3_endpoint as endpoint;
 
 /// `BUCKET/PREFIX` of our own: one bucket per test process (each bucket is a
 /// SeaweedFS collection holding several volumes), one prefix per test.
