@@ -9,19 +9,6 @@ use locations::{Decoder, Spool};
 use record_stream::header::{FieldSpec, Header, HEADER_KEY};
 use record_stream::layout;
 
-/// Lets a panic that `locations` catches (its guard around every Parquet
-/// decoding step, which refuses the file as corrupt: the tools never crash
-/// on one) unwind to that catch, instead of libFuzzer's hook aborting at
-/// once. Any other panic still aborts.
-pub fn tolerate_caught_panics() {
-    let abort = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !locations::content::panic_is_caught() {
-            abort(info);
-        }
-    }));
-}
-
 /// The name every error must carry.
 const INPUT: &str = "fuzz-input";
 

@@ -5,23 +5,13 @@
 /// sets the allocator up for page-sized buffers ([`keep_large_blocks_on_heap`]).
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     keep_large_blocks_on_heap();
-    quiet_caught_panics();
+    // A damaged Parquet file is refused as corrupt; the panic the parquet
+    // crate raised on the way prints nothing.
+    locations::content::hook_skips_caught_panics();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-}
-
-/// A panic the Parquet reader's guard catches (the `parquet` crate panics
-/// on some damaged files; `locations` refuses them as corrupt, naming the
-/// file) prints nothing: the error says what happened. Others print as ever.
-fn quiet_caught_panics() {
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !locations::content::panic_is_caught() {
-            report(info);
-        }
-    }));
 }
 
 /// Keeps blocks of a few MiB on the heap, and freed ones in the process.
