@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use arrow::record_batch::RecordBatch;
+use milvus_model::Pk;
 use milvus_wire::proto::common::ConsistencyLevel;
 use milvus_wire::proto::milvus::QueryRequest;
 use milvus_wire::{Freshness, Milvus};
@@ -184,10 +185,7 @@ async fn fetch(
 ) -> Result<Vec<Map<String, Value>>, String> {
     let literals: Vec<String> = keys
         .iter()
-        .map(|k| match k {
-            Value::String(s) => milvus_wire::expr::string_literal(s),
-            other => other.to_string(),
-        })
+        .filter_map(|key| Pk::from_json(key).map(|key| key.literal()))
         .collect();
     let request = QueryRequest {
         db_name: client.db().to_string(),

@@ -4,10 +4,10 @@
 //! writes them ascending, which makes uniqueness provable in constant
 //! memory), and a random sample of rows kept for `--against`.
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::Int64Type;
+use arrow::array::Array;
 use arrow::record_batch::RecordBatch;
 use locations::{Blob, Decoder, Spool};
+use milvus_model::pk::{pk_at, Pk};
 use rand::Rng as _;
 use record_stream::header::{FieldSpec, Header};
 use record_stream::layout::stream_fields;
@@ -17,62 +17,17 @@ use crate::problem::{Kind, Problem};
 /// Rows per decoded batch.
 const BATCH_ROWS: usize = 2048;
 
-/// A primary key value.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Key {
-    /// INT64 key.
-    Int(i64),
-    /// VARCHAR key (byte order, as Milvus compares them).
-    Str(String),
-}
-
-impl Key {
-    /// The key as the manifest records it.
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Key::Int(i) => (*i).into(),
-            Key::Str(s) => s.clone().into(),
-        }
-    }
-
-    fn from_json(value: &serde_json::Value) -> Option<Key> {
-        match value {
-            serde_json::Value::Number(n) => n.as_i64().map(Key::Int),
-            serde_json::Value::String(s) => Some(Key::Str(s.clone())),
-            _ => None,
-        }
-    }
-
-    fn at(column: &dyn Array, row: usize) -> Option<Key> {
-        if let Some(ints) = column.as_primitive_opt::<Int64Type>() {
-            return Some(Key::Int(ints.value(row)));
-        }
-        column
-            .as_string_opt::<i32>()
-            .map(|s| Key::Str(s.value(row).to_string()))
-    }
-}
-
-impl std::fmt::Display for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Key::Int(i) => write!(f, "{i}"),
-            Key::Str(s) => write!(f, "{s:?}"),
-        }
-    }
-}
-
 /// Primary keys across the files of one collection: each must be greater
 /// than the one before.
 #[derive(Default)]
 pub struct KeyOrder {
-    last: Option<Key>,
+    last: Option<Pk>,
 }
 
 impl KeyOrder {
     /// Continues after a file that could not be read, from its recorded last key.
     pub fn skip_to(&mut self, last_pk: &serde_json::Value) {
-        if let Some(key) = Key::from_json(last_pk) {
+        if let Some(key) = Pk::from_json(last_pk) {
             self.last = Some(key);
         }
     }
@@ -80,8 +35,8 @@ impl KeyOrder {
     /// Checks one batch's key column; `first_row` numbers its rows in errors.
     fn observe(&mut self, column: &dyn Array, first_row: u64) -> Result<(), String> {
         for row in 0..column.len() {
-            let key = Key::at(column, row)
-                .ok_or("the primary key column is neither INT64 nor VARCHAR")?;
+            let key =
+                pk_at(column, row).ok_or("the primary key column is neither INT64 nor VARCHAR")?;
             if let Some(last) = &self.last {
                 if key == *last {
                     return Err(format!(
@@ -267,8 +222,8 @@ fn check_batch(
     let column = batch.column(pk).as_ref();
     keys.observe(column, first_row)
         .map_err(|reason| corrupt(expect, reason))?;
-    let range = |bound: Option<&serde_json::Value>| bound.and_then(Key::from_json);
-    let (first, last) = (Key::at(column, 0), Key::at(column, batch.num_rows() - 1));
+    let range = |bound: Option<&serde_json::Value>| bound.and_then(Pk::from_json);
+    let (first, last) = (pk_at(column, 0), pk_at(column, batch.num_rows() - 1));
     if let (Some(low), Some(first)) = (range(expect.first_pk), &first) {
         if *first < low {
             return Err(corrupt(

@@ -20,11 +20,11 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::parallel;
-use crate::pk::Pk;
 use crate::reader::{self, KeyRange, Page, ReadPlan, ReadStats};
 use crate::resume;
 use crate::sink::{Encoder, Format, PartLimits, PartSeries};
 use locations::write::FileWriter;
+use milvus_model::Pk;
 use milvus_wire::sizing::RequestSizer;
 use pipes_cli::progress::Progress;
 

@@ -3,7 +3,6 @@
 
 pub mod dump;
 pub mod parallel;
-pub mod pk;
 pub mod reader;
 pub mod resume;
 pub mod sink;

@@ -29,8 +29,8 @@ use record_stream::header::Snapshot;
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 
-use crate::pk::Pk;
 use crate::reader::{self, KeyRange, Page, ReadError, ReadPlan, ReadStats};
+use milvus_model::Pk;
 use milvus_wire::sizing::{RequestSizer, MAX_PAGE_ROWS};
 
 /// What a parallel read covers.

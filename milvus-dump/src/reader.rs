@@ -5,13 +5,14 @@ use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use milvus_model::expr;
 use milvus_wire::proto::common::{ConsistencyLevel, KeyValuePair};
 use milvus_wire::proto::milvus::QueryRequest;
-use milvus_wire::{expr, Freshness, Milvus};
+use milvus_wire::{Freshness, Milvus};
 use record_stream::header::{FieldSpec, Snapshot};
 use tokio::sync::mpsc;
 
-use crate::pk::{self, Pk};
+use milvus_model::pk::{self, Pk};
 use milvus_wire::sizing::RequestSizer;
 
 /// What to read.

@@ -17,7 +17,7 @@ use record_stream::header::{CollectionSpec, Header};
 use record_stream::manifest::{CollectionEntry, Part};
 use serde::{Deserialize, Serialize};
 
-use crate::pk::Pk;
+use milvus_model::Pk;
 
 /// Set-level progress file.
 pub const IN_PROGRESS_FILE: &str = ".in-progress.json";

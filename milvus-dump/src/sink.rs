@@ -11,8 +11,8 @@ use record_stream::jsonl::JsonlWriter;
 use record_stream::manifest::{CollectionEntry, Part};
 use record_stream::parquet::ParquetWriter;
 
-use crate::pk::Pk;
 use crate::reader::Page;
+use milvus_model::Pk;
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

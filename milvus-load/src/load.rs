@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
-use arrow::datatypes::Int64Type;
+use milvus_model::expr;
+use milvus_model::pk::{pk_at, Pk};
 use milvus_wire::insert_batch::InsertBatch;
 use milvus_wire::pace::{Held, Pacer};
 use milvus_wire::proto::common::KeyValuePair;
@@ -236,13 +237,7 @@ fn pk_text(batch: &RecordBatch, pk_column: Option<usize>) -> String {
     if column.is_empty() {
         return "(none)".into();
     }
-    match column.data_type() {
-        arrow::datatypes::DataType::Int64 => {
-            column.as_primitive::<Int64Type>().value(0).to_string()
-        }
-        arrow::datatypes::DataType::Utf8 => format!("{:?}", column.as_string::<i32>().value(0)),
-        _ => "?".into(),
-    }
+    pk_at(column, 0).map_or_else(|| "?".into(), |key| key.to_string())
 }
 
 /// The largest insert request an adapting load sends (under every server's
@@ -971,34 +966,19 @@ enum ResumePart {
 }
 
 /// Primary keys already in the collection.
-enum PresentKeys {
-    Int(HashSet<i64>),
-    Text(HashSet<String>),
-}
+struct PresentKeys(HashSet<Pk>);
 
 impl PresentKeys {
     fn len(&self) -> usize {
-        match self {
-            PresentKeys::Int(keys) => keys.len(),
-            PresentKeys::Text(keys) => keys.len(),
-        }
+        self.0.len()
     }
 
     /// `batch` without the rows whose key (column `pk`) is present.
     fn remove_from(&self, batch: RecordBatch, pk: usize) -> Result<RecordBatch> {
         let column = batch.column(pk);
-        let keep: BooleanArray = match self {
-            PresentKeys::Int(keys) => column
-                .as_primitive::<Int64Type>()
-                .iter()
-                .map(|key| Some(!key.is_some_and(|key| keys.contains(&key))))
-                .collect(),
-            PresentKeys::Text(keys) => column
-                .as_string::<i32>()
-                .iter()
-                .map(|key| Some(!key.is_some_and(|key| keys.contains(key))))
-                .collect(),
-        };
+        let keep: BooleanArray = (0..column.len())
+            .map(|row| Some(!pk_at(column, row).is_some_and(|key| self.0.contains(&key))))
+            .collect();
         Ok(arrow::compute::filter_record_batch(&batch, &keep)?)
     }
 }
@@ -1020,18 +1000,15 @@ async fn parts_to_resume(
     }
     client.load_collection(collection, options.wait).await?;
     let pk = &spec.primary_key()?.name;
-    let literal = |value: &serde_json::Value| match value {
-        serde_json::Value::String(s) => Some(milvus_wire::expr::string_literal(s)),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    };
     let mut plans = Vec::with_capacity(parts.len());
     for part in parts {
-        let (Some(first), Some(last)) = (literal(&part.first_pk), literal(&part.last_pk)) else {
+        let (Some(first), Some(last)) =
+            (Pk::from_json(&part.first_pk), Pk::from_json(&part.last_pk))
+        else {
             plans.push(ResumePart::Loaded); // an empty part
             continue;
         };
-        let range = format!("{pk} >= {first} && {pk} <= {last}");
+        let range = expr::and(&first.from_expr(pk), &last.upto_expr(pk));
         let present = client
             .count(collection, &range, &[], Freshness::Strong)
             .await?;
@@ -1082,8 +1059,10 @@ async fn present_keys(
             _ => None,
         });
     match column {
-        Some(Data::LongData(keys)) => Ok(PresentKeys::Int(keys.data.into_iter().collect())),
-        Some(Data::StringData(keys)) => Ok(PresentKeys::Text(keys.data.into_iter().collect())),
+        Some(Data::LongData(keys)) => Ok(PresentKeys(keys.data.into_iter().map(Pk::Int).collect())),
+        Some(Data::StringData(keys)) => {
+            Ok(PresentKeys(keys.data.into_iter().map(Pk::Str).collect()))
+        }
         _ => bail!("resume: the server returned no {pk:?} keys for {range}"),
     }
 }

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::proto::common::{self, ConsistencyLevel};
 use crate::proto::milvus as pb;
 use crate::proto::milvus::milvus_service_client::MilvusServiceClient;
-use crate::query_page::QueryPage;
+use milvus_model::query_page::QueryPage;
 
 /// gRPC message limit in both directions. Milvus caps a query result near
 /// 100 MB and an insert near 64 MB by default; 512 MiB leaves room for servers
@@ -566,7 +566,7 @@ impl Milvus {
     }
 
     /// One query, checked. The caller builds the request (see the dump's
-    /// pager). Answers are decoded with [`crate::query_page`]'s faster types.
+    /// pager). Answers are decoded with [`milvus_model::query_page`]'s faster types.
     pub async fn query(&self, request: pb::QueryRequest) -> Result<pb::QueryResults> {
         let op = || format!("Query on {:?}", request.collection_name);
         let mut grpc = tonic::client::Grpc::new(self.raw.clone())

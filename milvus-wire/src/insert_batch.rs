@@ -9,7 +9,7 @@
 use bytes::Bytes;
 
 use crate::proto::schema;
-use crate::query_page::{PageField, PageVectors, RawFloats};
+use milvus_model::query_page::{PageField, PageVectors, RawFloats};
 
 /// The common part of `InsertRequest` and `UpsertRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -256,7 +256,7 @@ mod tests {
     use super::*;
     use crate::proto::milvus::InsertRequest;
     use crate::proto::schema::{field_data::Field, vector_field::Data, FieldData, VectorField};
-    use crate::query_page::{PageVectors, RawFloats};
+    use milvus_model::query_page::{PageVectors, RawFloats};
     use prost::Message as _;
 
     #[test]

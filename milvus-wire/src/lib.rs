@@ -9,10 +9,8 @@
 
 pub mod client;
 pub mod error;
-pub mod expr;
 pub mod insert_batch;
 pub mod pace;
-pub mod query_page;
 pub mod sizing;
 pub mod write;
 
@@ -20,7 +18,8 @@ pub use client::{
     is_load_mark, ConnectOptions, Connection, Freshness, LoadState, Milvus, LOAD_MARK_PREFIX,
 };
 pub use error::{Error, Result};
-/// Generated Milvus protocol types (`common`, `schema`, `milvus`).
-pub use milvus::proto;
+/// Generated Milvus protocol types (`common`, `schema`, `milvus`), in which
+/// this client's calls are typed.
+pub use milvus_model::proto;
 /// gRPC status codes (to classify [`Error::Rpc`]).
 pub use tonic::Code as RpcCode;

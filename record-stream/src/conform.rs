@@ -4,7 +4,7 @@
 
 use arrow::array::{Array, AsArray, ListArray, StringArray};
 use arrow::record_batch::RecordBatch;
-use milvus_wire::proto::schema::DataType;
+use milvus_model::proto::schema::DataType;
 
 use crate::error::Result;
 use crate::header::FieldSpec;

@@ -13,7 +13,7 @@ use arrow::array::{
 };
 use arrow::buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType as ArrowType, Field, SchemaRef};
-use milvus_wire::proto::schema::{
+use milvus_model::proto::schema::{
     field_data, scalar_field, vector_field, DataType, FieldData, ScalarField,
 };
 

@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use milvus_wire::proto::common::KeyValuePair;
-use milvus_wire::proto::milvus::{DescribeCollectionResponse, IndexDescription};
-use milvus_wire::proto::schema::{self, value_field, DataType, FieldSchema, FunctionSchema};
+use milvus_model::proto::common::KeyValuePair;
+use milvus_model::proto::milvus::{DescribeCollectionResponse, IndexDescription};
+use milvus_model::proto::schema::{self, value_field, DataType, FieldSchema, FunctionSchema};
 use prost::Message as _;
 use serde::{Deserialize, Serialize};
 
@@ -410,7 +410,7 @@ impl CollectionSpec {
                 .collect(),
             enable_dynamic_field: schema.enable_dynamic_field,
             shards_num: described.shards_num,
-            consistency_level: milvus_wire::proto::common::ConsistencyLevel::try_from(
+            consistency_level: milvus_model::proto::common::ConsistencyLevel::try_from(
                 described.consistency_level,
             )
             .map(|c| c.as_str_name().to_string())

@@ -25,7 +25,7 @@ use arrow::datatypes::{
     DataType as ArrowType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type,
     UInt8Type,
 };
-use milvus_wire::proto::schema::DataType;
+use milvus_model::proto::schema::DataType;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};

@@ -42,7 +42,7 @@ use arrow::array::builder::{
 use arrow::array::{ArrayRef, ListArray, RecordBatch, RecordBatchOptions};
 use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType as ArrowType, FieldRef, SchemaRef};
-use milvus_wire::proto::schema::DataType;
+use milvus_model::proto::schema::DataType;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};

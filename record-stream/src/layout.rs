@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
 use arrow::datatypes::{DataType as ArrowType, Field, Schema, SchemaRef};
-use milvus_wire::proto::schema::DataType;
+use milvus_model::proto::schema::DataType;
 
 use crate::error::{Error, Result};
 use crate::header::{CollectionSpec, FieldSpec, Scope, PARTITION_COLUMN};

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType as ArrowType, SchemaRef};
-use milvus_wire::proto::schema::DataType;
+use milvus_model::proto::schema::DataType;
 use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriterOptions,
 };

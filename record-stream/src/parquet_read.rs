@@ -221,7 +221,7 @@ impl VectorReader {
     /// Whether `field` can take the fast path: a non-nullable fixed-width
     /// vector stored exactly in the stream layout.
     fn fits(field: &FieldSpec, file_type: &ArrowType, target: &ArrowType) -> bool {
-        use milvus_wire::proto::schema::DataType;
+        use milvus_model::proto::schema::DataType;
         let fixed = matches!(
             field.data_type(),
             Ok(DataType::FloatVector
@@ -244,7 +244,7 @@ impl VectorReader {
         leaf: usize,
         max_def: i16,
     ) -> Result<Self> {
-        use milvus_wire::proto::schema::DataType;
+        use milvus_model::proto::schema::DataType;
         let data_type = field.data_type()?;
         let dim = field.dim()?;
         let (per_row, item) = match data_type {
@@ -456,7 +456,7 @@ fn half_vectors_from_floats(field: &FieldSpec, column: &ArrayRef) -> Result<Opti
     use arrow::array::{Array, AsArray, ListArray, UInt8Array};
     use arrow::buffer::{OffsetBuffer, ScalarBuffer};
     use arrow::datatypes::{DataType as ArrowType, Float32Type};
-    use milvus_wire::proto::schema::DataType;
+    use milvus_model::proto::schema::DataType;
     let data_type = field.data_type()?;
     let is_half = matches!(
         data_type,

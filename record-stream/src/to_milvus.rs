@@ -16,11 +16,11 @@ use arrow::datatypes::{
     Int64Type, Int8Type, UInt8Type,
 };
 use bytes::Bytes;
-use milvus_wire::proto::schema::{
+use milvus_model::proto::schema::{
     scalar_field::Data, ArrayArray, BoolArray, DataType, DoubleArray, FloatArray, GeometryWktArray,
     IntArray, JsonArray, LongArray, ScalarField, SparseFloatArray, StringArray as MilvusStrings,
 };
-use milvus_wire::query_page::{PageField, PageVectors, RawFloats};
+use milvus_model::query_page::{PageField, PageVectors, RawFloats};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};

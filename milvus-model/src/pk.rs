@@ -1,11 +1,14 @@
-//! Primary keys: the paging cursor.
+//! Primary keys: the dump's paging cursor, the order a backup's rows are
+//! written (and verified) in, and the literal a filter names one by.
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType as ArrowType, Int64Type};
-use milvus_wire::expr;
 
-/// A primary-key value (Milvus keys are INT64 or VARCHAR).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+use crate::expr;
+
+/// A primary-key value (Milvus keys are INT64 or VARCHAR). VARCHAR keys
+/// compare byte-wise, as Milvus compares them.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Pk {
     /// INT64 key.
     Int(i64),
@@ -14,28 +17,27 @@ pub enum Pk {
 }
 
 impl Pk {
+    /// The key as a literal of a Milvus filter expression.
+    pub fn literal(&self) -> String {
+        match self {
+            Pk::Int(v) => v.to_string(),
+            Pk::Str(s) => expr::string_literal(s),
+        }
+    }
+
     /// `field > self` as a Milvus expression.
     pub fn after_expr(&self, field: &str) -> String {
-        match self {
-            Pk::Int(v) => format!("{} > {v}", field),
-            Pk::Str(s) => format!("{} > {}", field, expr::string_literal(s)),
-        }
+        format!("{field} > {}", self.literal())
     }
 
     /// `field >= self` as a Milvus expression.
     pub fn from_expr(&self, field: &str) -> String {
-        match self {
-            Pk::Int(v) => format!("{} >= {v}", field),
-            Pk::Str(s) => format!("{} >= {}", field, expr::string_literal(s)),
-        }
+        format!("{field} >= {}", self.literal())
     }
 
     /// `field <= self` as a Milvus expression.
     pub fn upto_expr(&self, field: &str) -> String {
-        match self {
-            Pk::Int(v) => format!("{} <= {v}", field),
-            Pk::Str(s) => format!("{} <= {}", field, expr::string_literal(s)),
-        }
+        format!("{field} <= {}", self.literal())
     }
 
     /// A key from its JSON form ([`Pk::to_json`]).
@@ -52,6 +54,15 @@ impl Pk {
         match self {
             Pk::Int(v) => serde_json::json!(v),
             Pk::Str(s) => serde_json::json!(s),
+        }
+    }
+}
+
+impl std::fmt::Display for Pk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pk::Int(i) => write!(f, "{i}"),
+            Pk::Str(s) => write!(f, "{s:?}"),
         }
     }
 }
@@ -101,6 +112,8 @@ mod tests {
     fn cursor_expressions_escape_varchar_keys() {
         assert_eq!(Pk::Int(-5).after_expr("id"), "id > -5");
         assert_eq!(Pk::Str("a\"b".into()).after_expr("pk"), r#"pk > "a\"b""#);
+        assert_eq!(Pk::Int(7).upto_expr("id"), "id <= 7");
+        assert_eq!(Pk::Str("x".into()).from_expr("pk"), r#"pk >= "x""#);
     }
 
     #[test]
