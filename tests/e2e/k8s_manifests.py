@@ -1,8 +1,10 @@
 """Checks the ready-to-edit schedules under k8s/: every YAML file parses, every
 Kubernetes object has apiVersion, kind and a name, every CronJob has a valid
-five-field schedule and runs a script that exists, the alert rules have an
-alert name and an expression, and the crontab's lines schedule existing
-scripts. (No cluster here, so `kubectl apply --dry-run=client` cannot run:
+five-field schedule and runs a script that exists, at the path the image
+holds it (/opt/milvus-pipes/scripts), from the image this repository builds
+(REGISTRY/milvus-pipes:RELEASE, the release in Cargo.toml, as
+scripts/build-image.sh tags it), the alert rules have an alert name and an
+expression, and the crontab's lines schedule existing scripts. (No cluster here, so `kubectl apply --dry-run=client` cannot run:
 it needs an API server even in client mode.)
 
     python tests/e2e/k8s_manifests.py        # exit 1 on the first problem
@@ -11,12 +13,17 @@ it needs an API server even in client mode.)
 import pathlib
 import re
 import sys
+import tomllib
 
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = re.compile(r"scripts/([a-z-]+\.sh)|\$MP/([a-z-]+\.sh)")
 CRON_FIELD = re.compile(r"^[\d*/,-]+$")
+# Where the image (Dockerfile, scripts/build-image.sh) keeps scripts/.
+IMAGE_SCRIPTS = "/opt/milvus-pipes/scripts/"
+IMAGE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*/milvus-pipes:(?P<tag>[\w.-]+)$")
+RELEASE = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["package"]["version"]
 
 
 def fail(message):
@@ -38,6 +45,19 @@ def check_schedule(where, schedule):
         fail(f"{where}: schedule {schedule!r} is not five cron fields")
 
 
+def check_container(where, container):
+    image = container.get("image", "")
+    match = IMAGE.match(image)
+    if not match:
+        fail(f"{where}: image {image!r} is not REGISTRY/milvus-pipes:TAG, the image this repository builds")
+    if match["tag"] != RELEASE:
+        fail(f"{where}: image tag {match['tag']!r} is not the release {RELEASE!r} (Cargo.toml), "
+             "the tag scripts/build-image.sh gives")
+    for word in container.get("command") or []:
+        if "scripts/" in word and not (word.startswith(IMAGE_SCRIPTS) and word.endswith(".sh")):
+            fail(f"{where}: command {word!r} is not under {IMAGE_SCRIPTS}, where the image holds scripts/")
+
+
 def check_object(path, doc):
     where = f"{path.relative_to(ROOT)}"
     for key in ("apiVersion", "kind"):
@@ -53,6 +73,8 @@ def check_object(path, doc):
             fail(f"{where}: a Job's pods need restartPolicy Never or OnFailure")
         if not scripts_named(yaml.safe_dump(pod["containers"])) and "backup-verify" not in str(pod):
             fail(f"{where}: its containers run none of scripts/*.sh")
+        for container in pod["containers"]:
+            check_container(where, container)
     if doc["kind"] in ("ConfigMap", "Secret"):
         for section in ("data", "stringData"):
             for key, value in (doc.get(section) or {}).items():
