@@ -1,13 +1,14 @@
 //! Reading a collection page by page, by primary key, at one snapshot where
 //! the server pins one.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use milvus_model::expr;
 use milvus_wire::proto::common::{ConsistencyLevel, KeyValuePair};
 use milvus_wire::proto::milvus::QueryRequest;
+use milvus_wire::retry::Backoff;
 use milvus_wire::{Freshness, Milvus};
 use record_stream::header::{FieldSpec, Snapshot};
 use tokio::sync::mpsc;
@@ -117,8 +118,6 @@ pub struct ReadStats {
     /// Seconds spent waiting on the server.
     pub query_seconds: f64,
 }
-
-const TRANSIENT_RETRIES: u32 = 5;
 
 /// Establishes the read snapshot as pymilvus's QueryIterator does: an iterator
 /// query with `guarantee_timestamp = 0` answers with `session_ts`; later pages
@@ -418,38 +417,17 @@ async fn query_keys(
     Ok(keys)
 }
 
-/// A query, retried with backoff while the server is unavailable or rate-limiting.
+/// A query, retried while the server is unavailable or rate-limiting.
 async fn query_with_retries(
     client: &Milvus,
     request: QueryRequest,
 ) -> milvus_wire::Result<milvus_wire::proto::milvus::QueryResults> {
-    let mut delay = Duration::from_millis(200);
-    let mut attempt = 0;
-    loop {
-        match client.query(request.clone()).await {
-            Err(e) if attempt < TRANSIENT_RETRIES && is_transient(&e) => {
-                attempt += 1;
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            other => return other,
-        }
-    }
-}
-
-fn is_transient(e: &milvus_wire::Error) -> bool {
-    match e {
-        milvus_wire::Error::Rpc { status, .. } => status.code() == tonic_code_unavailable(),
-        milvus_wire::Error::Server { reason, .. } => {
-            let r = reason.to_ascii_lowercase();
-            r.contains("rate limit") || r.contains("quota") || r.contains("too many requests")
-        }
-        _ => false,
-    }
-}
-
-fn tonic_code_unavailable() -> milvus_wire::RpcCode {
-    milvus_wire::RpcCode::Unavailable
+    Backoff::default()
+        .retry(
+            || client.query(request.clone()),
+            |e, retrying| eprintln!("milvus-dump: {e}; {retrying}"),
+        )
+        .await
 }
 
 #[cfg(test)]

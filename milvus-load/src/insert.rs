@@ -3,14 +3,15 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{anyhow, Result};
 use futures::StreamExt as _;
 use milvus_wire::insert_batch::InsertBatch;
 use milvus_wire::pace::Pacer;
+use milvus_wire::retry::Backoff;
 use milvus_wire::sizing::RequestSizer;
-use milvus_wire::{Milvus, RpcCode};
+use milvus_wire::Milvus;
 use tokio::sync::mpsc;
 
 /// One encoded batch, ready to send.
@@ -35,8 +36,8 @@ pub struct SendOptions {
     pub upsert: bool,
     /// Insert RPCs in flight.
     pub concurrency: usize,
-    /// Attempts per batch on transient errors (rate limits, unavailable).
-    pub attempts: u32,
+    /// How transient errors (rate limits, unavailable) are retried.
+    pub backoff: Backoff,
     /// The rate limits every connection shares.
     pub pacer: Option<Arc<Pacer>>,
     /// Told each batch's time, when batch sizes adapt.
@@ -55,38 +56,6 @@ pub struct SendError {
     pub error: anyhow::Error,
 }
 
-/// Whether an insert error is worth retrying: rate limiting, quotas,
-/// a server that is restarting. Anything else (a bad value, a schema
-/// mismatch) fails the same way every time.
-fn is_transient(error: &milvus_wire::Error) -> bool {
-    match error {
-        milvus_wire::Error::Rpc { status, .. } => match status.code() {
-            RpcCode::Unavailable | RpcCode::DeadlineExceeded | RpcCode::Aborted => true,
-            RpcCode::ResourceExhausted => !error.is_request_too_large(),
-            // A connection lost mid-request reaches tonic as "transport error".
-            RpcCode::Unknown => ["transport error", "connection", "broken pipe"]
-                .iter()
-                .any(|s| status.message().to_ascii_lowercase().contains(s)),
-            _ => false,
-        },
-        milvus_wire::Error::Server { reason, .. } => {
-            let reason = reason.to_ascii_lowercase();
-            [
-                "rate limit",
-                "quota",
-                "deny to write",
-                "too many",
-                "memory",
-                "not ready",
-                "unavailable",
-            ]
-            .iter()
-            .any(|s| reason.contains(s))
-        }
-        _ => false,
-    }
-}
-
 /// Sends one batch; one the server refuses as too large is sent again in
 /// halves (and the batches after it are cut smaller).
 fn send_one<'a>(
@@ -99,7 +68,7 @@ fn send_one<'a>(
         let (bytes, asked) = (prepared.bytes, prepared.asked);
         match send_whole(client, prepared, options).await {
             Ok(sent) => Ok(sent),
-            Err(TooLarge(batch, error)) => {
+            Err(NotSent::TooLarge(batch, error)) => {
                 let Ok((first, second)) = batch.halves() else {
                     return Err(anyhow!(error).context(format!(
                         "the server refused the batch starting at primary key {first_pk} ({rows} rows) as too large, and it cannot be cut smaller"
@@ -128,7 +97,7 @@ fn send_one<'a>(
                 Ok(send_one(client, first, options).await?
                     + send_one(client, second, options).await?)
             }
-            Err(Failed(error)) => Err(error),
+            Err(NotSent::Failed(error)) => Err(error),
         }
     })
 }
@@ -140,7 +109,6 @@ enum NotSent {
     /// Anything else, with the batch named.
     Failed(anyhow::Error),
 }
-use NotSent::{Failed, TooLarge};
 
 /// Sends one batch as it is, retrying transient errors.
 async fn send_whole(
@@ -148,38 +116,30 @@ async fn send_whole(
     prepared: Prepared,
     options: &SendOptions,
 ) -> std::result::Result<u64, NotSent> {
-    let mut delay = Duration::from_millis(500);
-    let mut attempt = 1;
-    loop {
-        match client.insert(prepared.batch.clone(), options.upsert).await {
-            Ok(count) if count == prepared.rows => return Ok(count),
-            Ok(count) => {
-                return Err(Failed(anyhow!(
-                    "the batch starting at primary key {} had {} rows but the server took {count}",
-                    prepared.first_pk,
-                    prepared.rows
-                )))
-            }
-            Err(e) if e.is_request_too_large() => return Err(TooLarge(prepared.batch, e)),
-            Err(e) if attempt < options.attempts && is_transient(&e) => {
+    let sent = options
+        .backoff
+        .retry(
+            || client.insert(prepared.batch.clone(), options.upsert),
+            |e, retrying| {
                 eprintln!(
-                    "milvus-load: batch at primary key {}: {e}; retrying in {:.1}s (attempt {}/{})",
-                    prepared.first_pk,
-                    delay.as_secs_f64(),
-                    attempt + 1,
-                    options.attempts
-                );
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-                attempt += 1;
-            }
-            Err(e) => {
-                return Err(Failed(anyhow!(e).context(format!(
-                    "inserting the batch starting at primary key {} ({} rows, attempt {attempt})",
-                    prepared.first_pk, prepared.rows
-                ))))
-            }
-        }
+                    "milvus-load: batch at primary key {}: {e}; {retrying}",
+                    prepared.first_pk
+                )
+            },
+        )
+        .await;
+    match sent {
+        Ok(count) if count == prepared.rows => Ok(count),
+        Ok(count) => Err(NotSent::Failed(anyhow!(
+            "the batch starting at primary key {} had {} rows but the server took {count}",
+            prepared.first_pk,
+            prepared.rows
+        ))),
+        Err(e) if e.is_request_too_large() => Err(NotSent::TooLarge(prepared.batch, e)),
+        Err(e) => Err(NotSent::Failed(anyhow!(e).context(format!(
+            "inserting the batch starting at primary key {} ({} rows)",
+            prepared.first_pk, prepared.rows
+        )))),
     }
 }
 

@@ -16,6 +16,7 @@ use milvus_wire::insert_batch::InsertBatch;
 use milvus_wire::pace::{Held, Pacer};
 use milvus_wire::proto::common::KeyValuePair;
 use milvus_wire::proto::schema::DataType;
+use milvus_wire::retry::Backoff;
 use milvus_wire::sizing::{Bounds, RequestSizer};
 use milvus_wire::{ConnectOptions, Freshness, Milvus};
 use pipes_cli::progress::Progress;
@@ -770,7 +771,7 @@ pub async fn run(
     let send_options = SendOptions {
         upsert: mode == IfExists::Upsert,
         concurrency: options.concurrency,
-        attempts: options.attempts,
+        backoff: Backoff::attempts(options.attempts),
         pacer: options.pacer.clone(),
         sizer,
         row_cap,

@@ -110,6 +110,50 @@ impl Error {
             || (text.contains("exceed") && text.contains("size") && !text.contains("rate"))
     }
 
+    /// True when the same request may succeed if sent again a little later:
+    /// a server restarting or unreachable for a moment, rate limits, quotas,
+    /// memory pressure. Not a request or result over a size limit (the
+    /// callers send smaller ones instead), nor anything else (a bad value, a
+    /// schema mismatch), which fails the same way every time.
+    pub fn is_transient(&self) -> bool {
+        if self.is_request_too_large() {
+            return false;
+        }
+        let mentions = |text: &str, words: &[&str]| {
+            let text = text.to_ascii_lowercase();
+            words.iter().any(|word| text.contains(word))
+        };
+        match self {
+            Error::Rpc { status, .. } => match status.code() {
+                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Aborted => {
+                    true
+                }
+                tonic::Code::ResourceExhausted => {
+                    mentions(status.message(), &["rate", "quota", "too many"])
+                }
+                // A connection lost mid-request reaches tonic as "transport error".
+                tonic::Code::Unknown => mentions(
+                    status.message(),
+                    &["transport error", "connection", "broken pipe"],
+                ),
+                _ => false,
+            },
+            Error::Server { reason, .. } => mentions(
+                reason,
+                &[
+                    "rate limit",
+                    "quota",
+                    "deny to write",
+                    "too many",
+                    "memory",
+                    "not ready",
+                    "unavailable",
+                ],
+            ),
+            _ => false,
+        }
+    }
+
     /// True when a query result was over the server's size limits: retry smaller.
     pub fn is_result_too_large(&self) -> bool {
         let text = match self {

@@ -11,6 +11,7 @@ pub mod client;
 pub mod error;
 pub mod insert_batch;
 pub mod pace;
+pub mod retry;
 pub mod sizing;
 pub mod write;
 
