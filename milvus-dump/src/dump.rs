@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use arrow::datatypes::SchemaRef;
 use milvus_wire::pace::{Held, Pacer};
-use milvus_wire::proto::schema::DataType;
 use milvus_wire::{LoadState, Milvus};
 use pipes_cli::Exit;
 use record_stream::header::{
-    CollectionSpec, FieldSpec, Header, Scope, ServerInfo, Snapshot, FORMAT_VERSION,
+    estimated_row_bytes, CollectionSpec, FieldSpec, Header, Scope, ServerInfo, Snapshot,
+    FORMAT_VERSION,
 };
 use record_stream::layout;
 use record_stream::manifest::{Manifest, MANIFEST_FILE};
@@ -229,32 +229,6 @@ fn db_label(client: &Milvus) -> String {
     }
 }
 
-/// A rough size of one row, for the first page's byte budget.
-fn row_bytes_estimate(fields: &[FieldSpec]) -> usize {
-    fields
-        .iter()
-        .map(|f| {
-            let dim = f.dim().unwrap_or(0);
-            let max_length = f
-                .type_params
-                .get("max_length")
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(256);
-            match f.data_type().unwrap_or(DataType::None) {
-                DataType::FloatVector => 4 * dim,
-                DataType::Float16Vector | DataType::BFloat16Vector => 2 * dim,
-                DataType::BinaryVector => dim / 8,
-                DataType::Int8Vector => dim,
-                DataType::SparseFloatVector => 8 * 64,
-                DataType::VarChar | DataType::String => max_length / 2,
-                DataType::Json | DataType::Array | DataType::Geometry => 256,
-                _ => 8,
-            }
-        })
-        .sum::<usize>()
-        .max(8)
-}
-
 async fn prepare(client: &Milvus, name: &str, options: &DumpOptions) -> anyhow::Result<Prepared> {
     let (header, collection_id) = describe(client, name, options).await?;
     let fields: Vec<FieldSpec> = layout::stream_fields(&header.collection, &header.scope)
@@ -384,7 +358,7 @@ async fn pump<S: PageSink>(
     let snapshot = prepared.header.snapshot.clone();
     let sizer = match options.page_rows {
         Some(rows) => RequestSizer::fixed(rows),
-        None => RequestSizer::new(row_bytes_estimate(&prepared.fields)),
+        None => RequestSizer::new(estimated_row_bytes(&prepared.fields) as usize),
     };
     // Two pages queued: enough to overlap reading with writing.
     let (tx, mut rx) = mpsc::channel::<Page>(2);

@@ -15,14 +15,15 @@ use milvus_model::pk::{pk_at, Pk};
 use milvus_wire::insert_batch::InsertBatch;
 use milvus_wire::pace::{Held, Pacer};
 use milvus_wire::proto::common::KeyValuePair;
-use milvus_wire::proto::schema::DataType;
 use milvus_wire::retry::Backoff;
 use milvus_wire::sizing::{Bounds, RequestSizer};
 use milvus_wire::{ConnectOptions, Freshness, Milvus};
 use pipes_cli::progress::Progress;
 use pipes_cli::Exit;
 use record_stream::hashing::HashingWriter;
-use record_stream::header::{CollectionSpec, FieldSpec, Header, Scope, HEADER_KEY};
+use record_stream::header::{
+    estimated_row_bytes, CollectionSpec, FieldSpec, Header, Scope, HEADER_KEY,
+};
 use record_stream::layout;
 use record_stream::to_milvus::insert_columns;
 use serde::Serialize;
@@ -196,39 +197,6 @@ fn columns(spec: &CollectionSpec, scope: &Scope, new_ids: bool) -> Columns {
         skip.push(field.name.clone());
     }
     Columns { send, skip }
-}
-
-/// Bytes per row estimated from the schema (vectors exact, strings at half
-/// their maximum), for inputs that do not say (JSONL).
-fn estimated_row_bytes(fields: &[FieldSpec]) -> u64 {
-    fields
-        .iter()
-        .map(|f| {
-            let dim = f.dim().unwrap_or(0) as u64;
-            let max_length = f
-                .type_params
-                .get("max_length")
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(256);
-            match f.data_type().unwrap_or(DataType::None) {
-                DataType::FloatVector => 4 * dim,
-                DataType::Float16Vector | DataType::BFloat16Vector => 2 * dim,
-                DataType::BinaryVector => dim / 8,
-                DataType::Int8Vector => dim,
-                DataType::VarChar | DataType::String => max_length / 2,
-                DataType::Array => {
-                    8 * f
-                        .type_params
-                        .get("max_capacity")
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .unwrap_or(16)
-                }
-                DataType::Json | DataType::SparseFloatVector => 256,
-                _ => 8,
-            }
-        })
-        .sum::<u64>()
-        .max(1)
 }
 
 fn pk_text(batch: &RecordBatch, pk_column: Option<usize>) -> String {

@@ -8,7 +8,6 @@ use milvus_model::proto::schema::DataType;
 
 use crate::error::Result;
 use crate::header::FieldSpec;
-use crate::jsonl_read::type_param;
 
 /// Checks every row of `batch` (columns in the order of `fields`) against
 /// the fields' type parameters: VARCHAR `max_length` (in bytes, as Milvus
@@ -25,7 +24,7 @@ pub fn check_batch(fields: &[&FieldSpec], batch: &RecordBatch) -> Result<(), Str
 }
 
 fn check_column(field: &FieldSpec, column: &dyn Array) -> Result<(), String> {
-    let param = |key: &str| type_param(field, key).map_err(|e| e.to_string());
+    let param = |key: &str| field.type_param(key).map_err(|e| e.to_string());
     if !field.nullable
         && !field.is_dynamic
         && field.default_value.is_none()

@@ -203,6 +203,16 @@ pub struct IndexSpec {
     pub params: BTreeMap<String, String>,
 }
 
+/// Roughly how many bytes one row of `fields` takes (at least 1): see
+/// [`FieldSpec::estimated_value_bytes`].
+pub fn estimated_row_bytes<'a>(fields: impl IntoIterator<Item = &'a FieldSpec>) -> u64 {
+    fields
+        .into_iter()
+        .map(FieldSpec::estimated_value_bytes)
+        .sum::<u64>()
+        .max(1)
+}
+
 /// The Milvus data type of a name in the header.
 pub fn data_type_from_name(name: &str) -> Option<DataType> {
     DataType::from_str_name(name)
@@ -229,12 +239,63 @@ impl FieldSpec {
             .ok_or_else(|| Error::field(&self.name, format!("unknown element type {name:?}")))
     }
 
+    /// A numeric type parameter (`dim`, `max_length`, `max_capacity`), if
+    /// the header has it; one that is not a number is an error naming it.
+    pub fn type_param(&self, key: &str) -> Result<Option<usize>> {
+        self.type_params
+            .get(key)
+            .map(|v| {
+                v.trim()
+                    .parse()
+                    .map_err(|_| Error::field(&self.name, format!("invalid {key} {v:?}")))
+            })
+            .transpose()
+    }
+
     /// The `dim` type parameter of a vector field.
     pub fn dim(&self) -> Result<usize> {
-        self.type_params
-            .get("dim")
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(|| Error::field(&self.name, "vector field without a valid dim"))
+        self.type_param("dim")?
+            .ok_or_else(|| Error::field(&self.name, "vector field without a dim"))
+    }
+
+    /// The `max_length` of a VARCHAR field or of an ARRAY's VARCHAR elements.
+    pub fn max_length(&self) -> Result<Option<usize>> {
+        self.type_param("max_length")
+    }
+
+    /// The `max_capacity` of an ARRAY field.
+    pub fn max_capacity(&self) -> Result<Option<usize>> {
+        self.type_param("max_capacity")
+    }
+
+    /// Roughly how many bytes one value of this field takes: exact for
+    /// dense vectors, half the maximum for strings and arrays, a guess for
+    /// the rest. It sizes the first page of a dump and the insert batches
+    /// of inputs that do not say (JSONL), until measured sizes take over.
+    pub fn estimated_value_bytes(&self) -> u64 {
+        let param = |key| self.type_param(key).ok().flatten().unwrap_or(0) as u64;
+        let half_max_length = match param("max_length") {
+            0 => 128,
+            max => max / 2,
+        };
+        match self.data_type().unwrap_or(DataType::None) {
+            DataType::FloatVector => 4 * param("dim"),
+            DataType::Float16Vector | DataType::BFloat16Vector => 2 * param("dim"),
+            DataType::BinaryVector => param("dim") / 8,
+            DataType::Int8Vector => param("dim"),
+            // 64 (index, value) pairs of 4 + 4 bytes.
+            DataType::SparseFloatVector => 512,
+            DataType::VarChar | DataType::String => half_max_length,
+            DataType::Array => {
+                let element = match self.element_type().unwrap_or(DataType::None) {
+                    DataType::VarChar => half_max_length,
+                    _ => 8,
+                };
+                (param("max_capacity").max(2) / 2) * element
+            }
+            DataType::Json | DataType::Geometry => 256,
+            _ => 8,
+        }
     }
 
     /// The field's name in a stream and in Milvus's query and insert
@@ -457,5 +518,47 @@ impl Header {
             )));
         }
         Ok(serde_json::from_value(value)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::field;
+
+    #[test]
+    fn type_parameters_are_parsed_once_and_named_when_invalid() {
+        let vector = field("v", "FloatVector", &[("dim", " 8 ")]);
+        assert_eq!(vector.dim().ok(), Some(8));
+        assert_eq!(vector.max_length().ok(), Some(None));
+        let broken = field("title", "VarChar", &[("max_length", "many")]);
+        let error = broken.max_length().err().map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("title") && e.contains("invalid max_length")));
+        assert!(field("v", "FloatVector", &[]).dim().is_err());
+    }
+
+    #[test]
+    fn row_size_estimates_cover_every_kind_of_field() {
+        let mut tags = field(
+            "tags",
+            "Array",
+            &[("max_capacity", "10"), ("max_length", "40")],
+        );
+        tags.element_type = Some("VarChar".into());
+        let fields = [
+            field("id", "Int64", &[]),
+            field("v", "FloatVector", &[("dim", "8")]),
+            field("title", "VarChar", &[("max_length", "100")]),
+            field("sparse", "SparseFloatVector", &[]),
+            tags,
+            field("meta", "JSON", &[]),
+        ];
+        let each: Vec<u64> = fields
+            .iter()
+            .map(FieldSpec::estimated_value_bytes)
+            .collect();
+        assert_eq!(each, [8, 32, 50, 512, 5 * 20, 256]);
+        assert_eq!(estimated_row_bytes(&fields), each.iter().sum::<u64>());
+        assert_eq!(estimated_row_bytes(&[]), 1);
     }
 }

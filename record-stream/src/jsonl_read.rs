@@ -1060,18 +1060,6 @@ struct Scratch {
     pairs: Vec<(u32, f32)>,
 }
 
-pub(crate) fn type_param(field: &FieldSpec, key: &str) -> Result<Option<usize>> {
-    field
-        .type_params
-        .get(key)
-        .map(|v| {
-            v.trim()
-                .parse()
-                .map_err(|_| Error::field(&field.name, format!("invalid {key} {v:?}")))
-        })
-        .transpose()
-}
-
 /// A default value (`{"<kind>": value}`) as the JSON the column would read.
 fn default_json(value: &serde_json::Value) -> std::result::Result<Box<RawValue>, String> {
     let (kind, inner) = value
@@ -1092,7 +1080,7 @@ impl Column {
     fn new(field: &FieldSpec, arrow_field: &arrow::datatypes::Field) -> Result<Self> {
         let data_type = field.data_type()?;
         let name = &field.name;
-        let max_length = type_param(field, "max_length")?;
+        let max_length = field.max_length()?;
         let vector = |item: Item, per_row: usize, unit: &'static str| -> Result<Store> {
             list_column(field, arrow_field, item, Len::Exactly(per_row, unit), None)
         };
@@ -1118,7 +1106,7 @@ impl Column {
                 field,
                 arrow_field,
                 Item::Plain,
-                Len::AtMost(type_param(field, "max_capacity")?),
+                Len::AtMost(field.max_capacity()?),
                 max_length,
             )?,
             _ => Store::Scalar(Values::new(name, arrow_field.data_type())?),
