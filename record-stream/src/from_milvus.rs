@@ -19,7 +19,7 @@ use milvus_model::proto::schema::{
 
 use crate::error::{Error, Result};
 use crate::header::{FieldSpec, DYNAMIC_FIELD};
-use crate::jsonl::write_f32;
+use crate::sparse;
 
 /// Converts one query page into a batch with `schema` (from
 /// [`crate::layout::arrow_schema`] of the same `fields`).
@@ -486,26 +486,14 @@ fn vector_array(
 /// A sparse row (little-endian `u32` index, `f32` value pairs) as a JSON object
 /// text `{"index": value, ...}`, values in shortest round-trip form.
 pub fn sparse_json(field: &FieldSpec, row: &[u8]) -> Result<String> {
-    if !row.len().is_multiple_of(8) {
-        return Err(Error::field(
+    let pairs = sparse::from_bytes(row).ok_or_else(|| {
+        Error::field(
             &field.name,
             format!("sparse row of {} bytes is not (u32, f32) pairs", row.len()),
-        ));
-    }
+        )
+    })?;
     let mut out = String::with_capacity(row.len() * 2 + 2);
-    out.push('{');
-    for (i, pair) in row.chunks_exact(8).enumerate() {
-        let index = u32::from_le_bytes([pair[0], pair[1], pair[2], pair[3]]);
-        let value = f32::from_le_bytes([pair[4], pair[5], pair[6], pair[7]]);
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('"');
-        out.push_str(itoa::Buffer::new().format(index));
-        out.push_str("\":");
-        write_f32(&mut out, value);
-    }
-    out.push('}');
+    sparse::write_canonical(pairs, &mut out);
     Ok(out)
 }
 

@@ -18,6 +18,7 @@ pub mod error;
 pub mod from_milvus;
 pub mod hashing;
 pub mod header;
+mod json_text;
 pub mod jsonl;
 pub mod jsonl_read;
 pub mod layout;
@@ -25,6 +26,7 @@ pub mod manifest;
 pub mod parquet;
 pub mod parquet_read;
 pub mod random_access;
+pub mod sparse;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 pub mod to_milvus;

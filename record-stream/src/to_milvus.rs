@@ -5,8 +5,6 @@
 //! the Arrow buffers. Nullable fields (and fields with a default value) send
 //! `valid_data` with the values of the valid rows only, as Milvus expects.
 
-use std::collections::BTreeMap;
-
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, GenericListArray, RecordBatch, StringArray,
 };
@@ -21,11 +19,11 @@ use milvus_model::proto::schema::{
     IntArray, JsonArray, LongArray, ScalarField, SparseFloatArray, StringArray as MilvusStrings,
 };
 use milvus_model::query_page::{PageField, PageVectors, RawFloats};
-use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
 use crate::header::FieldSpec;
 use crate::layout::is_vector;
+use crate::sparse;
 
 /// The insert columns of `batch`, whose columns are `fields` in order (the
 /// Arrow layout of [`crate::layout::arrow_schema`]).
@@ -323,71 +321,13 @@ fn vectors(
     Ok(out)
 }
 
-/// Sparse values in Milvus's other JSON form: `{"indices": [...], "values": [...]}`.
-#[derive(serde::Deserialize)]
-struct ParallelSparse<'a> {
-    indices: Vec<u32>,
-    #[serde(borrow)]
-    values: Vec<&'a RawValue>,
-}
-
-/// A sparse row's JSON text as Milvus's bytes: (u32 index, f32 value) pairs,
-/// little-endian, ascending by index. Returns the largest index too.
+/// A sparse row's JSON text (any form [`sparse::parse`] reads) as Milvus's
+/// bytes. Returns the largest index too.
 pub fn sparse_row(field: &FieldSpec, row: usize, text: &str) -> Result<(Vec<u8>, Option<u32>)> {
-    let bad =
-        |reason: String| Error::field(&field.name, format!("row {row}: sparse vector {reason}"));
-    // `{"index": value, ...}`, or the parallel-arrays form.
-    let map: BTreeMap<&str, &RawValue> =
-        serde_json::from_str(text).map_err(|e| bad(format!("is not a JSON object ({e})")))?;
-    let mut pairs: Vec<(u32, f32)> = match map.contains_key("indices") {
-        true => {
-            let ParallelSparse { indices, values } = serde_json::from_str(text).map_err(|e| {
-                bad(format!(
-                    "is not {{\"indices\": [...], \"values\": [...]}} ({e})"
-                ))
-            })?;
-            if indices.len() != values.len() {
-                return Err(bad(format!(
-                    "has {} indices and {} values",
-                    indices.len(),
-                    values.len()
-                )));
-            }
-            indices
-                .into_iter()
-                .zip(values)
-                .map(|(i, v)| Ok((i, sparse_value(v).map_err(&bad)?)))
-                .collect::<Result<_>>()?
-        }
-        false => map
-            .into_iter()
-            .map(|(k, v)| {
-                let index = k
-                    .parse::<u32>()
-                    .map_err(|_| bad(format!("index {k:?} is not a u32")))?;
-                Ok((index, sparse_value(v).map_err(&bad)?))
-            })
-            .collect::<Result<_>>()?,
-    };
-    pairs.sort_by_key(|(i, _)| *i);
-    if pairs.windows(2).any(|w| w[0].0 == w[1].0) {
-        return Err(bad("repeats an index".into()));
-    }
-    let mut bytes = Vec::with_capacity(pairs.len() * 8);
-    for (i, v) in &pairs {
-        bytes.extend_from_slice(&i.to_le_bytes());
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    Ok((bytes, pairs.last().map(|(i, _)| *i)))
-}
-
-/// A sparse value, parsed from its own text so an f32 reads back bit-exact.
-fn sparse_value(raw: &RawValue) -> std::result::Result<f32, String> {
-    let text = raw.get();
-    text.parse::<f32>()
-        .ok()
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| format!("value {text} is not a finite number"))
+    let mut pairs = Vec::new();
+    sparse::parse(text, &mut pairs)
+        .map_err(|reason| Error::field(&field.name, format!("row {row}: {reason}")))?;
+    Ok((sparse::to_bytes(&pairs), pairs.last().map(|(i, _)| *i)))
 }
 
 #[cfg(test)]
