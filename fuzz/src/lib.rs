@@ -78,7 +78,7 @@ pub fn read_header(data: &[u8]) {
     let fields = layout::stream_fields(&header.collection, &header.scope);
     let _ = layout::arrow_schema(&fields);
     for field in &fields {
-        let _ = (field.data_type(), field.dim(), field.element_type());
+        let _ = (field.dim(), field.array_element_type());
     }
 }
 

@@ -65,7 +65,7 @@ struct DenseKeys {
 /// count then also covers the keys already read).
 async fn dense_keys(scanner: &Milvus, read: &ParallelRead) -> Result<Option<DenseKeys>, ReadError> {
     let plan = &read.plan;
-    let is_int64 = plan.fields[plan.pk_index].data_type().ok() == Some(DataType::Int64);
+    let is_int64 = plan.fields[plan.pk_index].data_type == DataType::Int64;
     if !is_int64 || read.start.is_some() || read.rows == 0 {
         return Ok(None);
     }

@@ -814,7 +814,7 @@ pub async fn run(
         let vector_fields = spec
             .fields
             .iter()
-            .filter(|f| f.data_type().map(layout::is_vector).unwrap_or(false))
+            .filter(|f| layout::is_vector(f.data_type))
             .count();
         if vector_fields > 0 && spec.indexes.is_empty() {
             warnings.push(

@@ -118,9 +118,9 @@ impl ServerCaps {
     pub fn check(&self, spec: &CollectionSpec) -> Result<()> {
         let mut vectors = Vec::new();
         for field in spec.fields.iter().filter(|f| !f.is_dynamic) {
-            let data_type = field.data_type()?;
+            let data_type = field.data_type;
             let element = (data_type == DataType::Array)
-                .then(|| field.element_type())
+                .then(|| field.array_element_type())
                 .transpose()?;
             for t in std::iter::once(data_type).chain(element) {
                 if self.missing_types.contains(&t) {
@@ -204,8 +204,8 @@ const MAX_VARCHAR_LENGTH: &str = "65535";
 pub fn fill_missing_params(spec: &mut CollectionSpec) -> Vec<String> {
     let mut warnings = Vec::new();
     for field in &mut spec.fields {
-        let is_varchar = field.data_type().ok() == Some(DataType::VarChar)
-            || field.element_type().ok() == Some(DataType::VarChar);
+        let is_varchar =
+            field.data_type == DataType::VarChar || field.element_type == Some(DataType::VarChar);
         if is_varchar && !field.type_params.contains_key("max_length") {
             field
                 .type_params
@@ -296,11 +296,8 @@ pub fn collection_schema(spec: &CollectionSpec, name: &str) -> Result<Collection
             Ok(FieldSchema {
                 name: f.name.clone(),
                 description: f.description.clone(),
-                data_type: f.data_type()? as i32,
-                element_type: match f.element_type {
-                    Some(_) => f.element_type()? as i32,
-                    None => 0,
-                },
+                data_type: f.data_type as i32,
+                element_type: f.element_type.map_or(0, |t| t as i32),
                 type_params: key_values(&f.type_params),
                 is_primary_key: f.is_primary_key,
                 auto_id: f.auto_id,

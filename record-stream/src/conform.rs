@@ -33,7 +33,7 @@ fn check_column(field: &FieldSpec, column: &dyn Array) -> Result<(), String> {
         let row = (0..column.len()).find(|i| column.is_null(*i)).unwrap_or(0);
         return Err(format!("row {row}: null in a field that is not nullable"));
     }
-    let data_type = field.data_type().map_err(|e| e.to_string())?;
+    let data_type = field.data_type;
     match data_type {
         DataType::VarChar => {
             if let (Some(max), Some(strings)) = (param("max_length")?, column.as_string_opt()) {
@@ -50,7 +50,7 @@ fn check_column(field: &FieldSpec, column: &dyn Array) -> Result<(), String> {
                     ));
                 }
             }
-            let element = field.element_type().map_err(|e| e.to_string())?;
+            let element = field.array_element_type().map_err(|e| e.to_string())?;
             if element == DataType::VarChar {
                 if let (Some(max), Some(strings)) =
                     (param("max_length")?, list.values().as_string_opt::<i32>())

@@ -95,7 +95,7 @@ fn convert_field(
     data: FieldData,
     expected_rows: Option<usize>,
 ) -> Result<ArrayRef> {
-    let data_type = field.data_type()?;
+    let data_type = field.data_type;
     let legacy_valid = data.valid_data;
     match data.field {
         Some(field_data::Field::Scalars(scalars)) => {
@@ -300,7 +300,7 @@ fn array_of_arrays(
     valid: Option<&[bool]>,
 ) -> Result<ArrayRef> {
     use scalar_field::Data;
-    let element_type = field.element_type()?;
+    let element_type = field.array_element_type()?;
     let mut offsets = Vec::with_capacity(rows.len() + 1);
     offsets.push(0i32);
     let mut flat: Option<Data> = None;

@@ -126,11 +126,16 @@ pub struct FieldSpec {
     pub name: String,
     /// Field id on the source server (0 on Milvus Lite 3.x).
     pub field_id: i64,
-    /// Milvus data type name, e.g. `Int64`, `FloatVector`, `Array`.
-    pub data_type: String,
-    /// Element type name for `Array` fields.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub element_type: Option<String>,
+    /// Milvus data type, written by name (`Int64`, `FloatVector`, `Array`).
+    #[serde(with = "type_name")]
+    pub data_type: DataType,
+    /// Element type of an `Array` field, written by name.
+    #[serde(
+        with = "type_name::optional",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub element_type: Option<DataType>,
     /// Description.
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub description: String,
@@ -161,6 +166,50 @@ pub struct FieldSpec {
     /// Default value, as `{"<kind>": value}` (`long_data`, `string_data`, ...).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub default_value: Option<serde_json::Value>,
+}
+
+/// Data types are written by the names Milvus gives them (`Int64`,
+/// `FloatVector`); a name this build does not know is an error naming it.
+mod type_name {
+    use milvus_model::proto::schema::DataType;
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(data_type: &DataType, out: S) -> Result<S::Ok, S::Error> {
+        out.serialize_str(data_type.as_str_name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<DataType, D::Error> {
+        from_name(&String::deserialize(input)?)
+    }
+
+    fn from_name<E: de::Error>(name: &str) -> Result<DataType, E> {
+        DataType::from_str_name(name)
+            .ok_or_else(|| E::custom(format!("unknown data type {name:?}")))
+    }
+
+    /// The same, for an optional type.
+    pub mod optional {
+        use milvus_model::proto::schema::DataType;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(
+            data_type: &Option<DataType>,
+            out: S,
+        ) -> Result<S::Ok, S::Error> {
+            match data_type {
+                Some(data_type) => super::serialize(data_type, out),
+                None => out.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            input: D,
+        ) -> Result<Option<DataType>, D::Error> {
+            Option::<String>::deserialize(input)?
+                .map(|name| super::from_name(&name))
+                .transpose()
+        }
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -213,30 +262,11 @@ pub fn estimated_row_bytes<'a>(fields: impl IntoIterator<Item = &'a FieldSpec>) 
         .max(1)
 }
 
-/// The Milvus data type of a name in the header.
-pub fn data_type_from_name(name: &str) -> Option<DataType> {
-    DataType::from_str_name(name)
-}
-
 impl FieldSpec {
-    /// This field's Milvus data type.
-    pub fn data_type(&self) -> Result<DataType> {
-        data_type_from_name(&self.data_type).ok_or_else(|| {
-            Error::field(
-                &self.name,
-                format!("unknown data type {:?}", self.data_type),
-            )
-        })
-    }
-
     /// The element type of an `Array` field.
-    pub fn element_type(&self) -> Result<DataType> {
-        let name = self
-            .element_type
-            .as_deref()
-            .ok_or_else(|| Error::field(&self.name, "array field without element_type"))?;
-        data_type_from_name(name)
-            .ok_or_else(|| Error::field(&self.name, format!("unknown element type {name:?}")))
+    pub fn array_element_type(&self) -> Result<DataType> {
+        self.element_type
+            .ok_or_else(|| Error::field(&self.name, "array field without element_type"))
     }
 
     /// A numeric type parameter (`dim`, `max_length`, `max_capacity`), if
@@ -278,7 +308,7 @@ impl FieldSpec {
             0 => 128,
             max => max / 2,
         };
-        match self.data_type().unwrap_or(DataType::None) {
+        match self.data_type {
             DataType::FloatVector => 4 * param("dim"),
             DataType::Float16Vector | DataType::BFloat16Vector => 2 * param("dim"),
             DataType::BinaryVector => param("dim") / 8,
@@ -287,7 +317,7 @@ impl FieldSpec {
             DataType::SparseFloatVector => 512,
             DataType::VarChar | DataType::String => half_max_length,
             DataType::Array => {
-                let element = match self.element_type().unwrap_or(DataType::None) {
+                let element = match self.element_type.unwrap_or(DataType::None) {
                     DataType::VarChar => half_max_length,
                     _ => 8,
                 };
@@ -315,16 +345,12 @@ impl FieldSpec {
 
     fn from_proto(field: &FieldSchema) -> Self {
         let data_type = DataType::try_from(field.data_type).unwrap_or(DataType::None);
-        let element_type = (data_type == DataType::Array).then(|| {
-            DataType::try_from(field.element_type)
-                .unwrap_or(DataType::None)
-                .as_str_name()
-                .to_string()
-        });
+        let element_type = (data_type == DataType::Array)
+            .then(|| DataType::try_from(field.element_type).unwrap_or(DataType::None));
         Self {
             name: field.name.clone(),
             field_id: field.field_id,
-            data_type: data_type.as_str_name().to_string(),
+            data_type,
             element_type,
             description: field.description.clone(),
             type_params: key_values(&field.type_params),
@@ -439,7 +465,7 @@ impl CollectionSpec {
             fields.push(FieldSpec {
                 name: DYNAMIC_FIELD.into(),
                 field_id: 0,
-                data_type: DataType::Json.as_str_name().into(),
+                data_type: DataType::Json,
                 element_type: None,
                 description: String::new(),
                 type_params: BTreeMap::new(),
@@ -544,7 +570,7 @@ mod tests {
             "Array",
             &[("max_capacity", "10"), ("max_length", "40")],
         );
-        tags.element_type = Some("VarChar".into());
+        tags.element_type = Some(DataType::VarChar);
         let fields = [
             field("id", "Int64", &[]),
             field("v", "FloatVector", &[("dim", "8")]),
@@ -560,5 +586,22 @@ mod tests {
         assert_eq!(each, [8, 32, 50, 512, 5 * 20, 256]);
         assert_eq!(estimated_row_bytes(&fields), each.iter().sum::<u64>());
         assert_eq!(estimated_row_bytes(&[]), 1);
+    }
+
+    #[test]
+    fn data_types_are_written_by_name_and_unknown_names_refused() {
+        let mut tags = field("tags", "Array", &[]);
+        tags.element_type = Some(DataType::VarChar);
+        let json = serde_json::to_value(&tags).unwrap();
+        assert_eq!(json["data_type"], "Array");
+        assert_eq!(json["element_type"], "VarChar");
+        assert_eq!(serde_json::from_value::<FieldSpec>(json).unwrap(), tags);
+        let error = serde_json::from_value::<FieldSpec>(
+            serde_json::json!({"name": "v", "field_id": 1, "data_type": "QuantumVector"}),
+        )
+        .unwrap_err();
+        assert!(error
+            .to_string()
+            .contains("unknown data type \"QuantumVector\""));
     }
 }

@@ -139,7 +139,7 @@ enum ListItems {
 
 impl<'a> Column<'a> {
     fn new(field: &FieldSpec, array: &'a dyn Array) -> Result<Self> {
-        let data_type = field.data_type()?;
+        let data_type = field.data_type;
         let wrong = || {
             Error::field(
                 &field.name,

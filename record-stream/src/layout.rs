@@ -67,9 +67,9 @@ pub fn is_vector(data_type: DataType) -> bool {
 
 /// The Arrow type of one Milvus field.
 pub fn arrow_type(field: &FieldSpec) -> Result<ArrowType> {
-    let data_type = field.data_type()?;
+    let data_type = field.data_type;
     Ok(match data_type {
-        DataType::Array => list_of(scalar_type(&field.name, field.element_type()?)?),
+        DataType::Array => list_of(scalar_type(&field.name, field.array_element_type()?)?),
         DataType::FloatVector => list_of(ArrowType::Float32),
         DataType::BinaryVector | DataType::Float16Vector | DataType::BFloat16Vector => {
             list_of(ArrowType::UInt8)
@@ -103,7 +103,7 @@ pub fn partition_field() -> &'static FieldSpec {
     FIELD.get_or_init(|| FieldSpec {
         name: PARTITION_COLUMN.into(),
         field_id: 0,
-        data_type: DataType::VarChar.as_str_name().into(),
+        data_type: DataType::VarChar,
         element_type: None,
         description: String::new(),
         type_params: BTreeMap::from([("max_length".to_string(), "255".to_string())]),
@@ -140,7 +140,10 @@ pub fn arrow_schema(fields: &[&FieldSpec]) -> Result<SchemaRef> {
         .map(|f| {
             Ok(
                 Field::new(f.column_name(), arrow_type(f)?, f.nullable).with_metadata(
-                    HashMap::from([(MILVUS_TYPE_KEY.to_string(), f.data_type.clone())]),
+                    HashMap::from([(
+                        MILVUS_TYPE_KEY.to_string(),
+                        f.data_type.as_str_name().to_string(),
+                    )]),
                 ),
             )
         })

@@ -74,7 +74,7 @@ fn writer_properties(fields: &[FieldSpec], zstd_level: Option<i32>) -> Result<Wr
         .set_dictionary_enabled(false)
         .set_max_row_group_row_count(Some(1 << 20));
     for field in fields {
-        let data_type = field.data_type()?;
+        let data_type = field.data_type;
         if crate::layout::is_vector(data_type) {
             let column_name = field.column_name();
             // List columns are stored as `<name>.list.item`.
@@ -139,7 +139,7 @@ impl<W: Write + Send> ParquetWriter<W> {
                     ArrowType::List(item) if !item.is_nullable() => item.data_type().clone(),
                     _ => return Ok(false),
                 };
-                Ok(is_raw_vector(field.data_type()?)
+                Ok(is_raw_vector(field.data_type)
                     && VectorChunk::supports(&descriptors.column(i), &item))
             })
             .collect::<Result<Vec<bool>>>()?;

@@ -223,12 +223,12 @@ impl VectorReader {
     fn fits(field: &FieldSpec, file_type: &ArrowType, target: &ArrowType) -> bool {
         use milvus_model::proto::schema::DataType;
         let fixed = matches!(
-            field.data_type(),
-            Ok(DataType::FloatVector
+            field.data_type,
+            DataType::FloatVector
                 | DataType::BinaryVector
                 | DataType::Float16Vector
                 | DataType::BFloat16Vector
-                | DataType::Int8Vector)
+                | DataType::Int8Vector
         );
         let same_items = match (file_type, target) {
             (ArrowType::List(a), ArrowType::List(b)) => a.data_type() == b.data_type(),
@@ -245,7 +245,7 @@ impl VectorReader {
         max_def: i16,
     ) -> Result<Self> {
         use milvus_model::proto::schema::DataType;
-        let data_type = field.data_type()?;
+        let data_type = field.data_type;
         let dim = field.dim()?;
         let (per_row, item) = match data_type {
             DataType::FloatVector => (dim, ArrowType::Float32),
@@ -457,7 +457,7 @@ fn half_vectors_from_floats(field: &FieldSpec, column: &ArrayRef) -> Result<Opti
     use arrow::buffer::{OffsetBuffer, ScalarBuffer};
     use arrow::datatypes::{DataType as ArrowType, Float32Type};
     use milvus_model::proto::schema::DataType;
-    let data_type = field.data_type()?;
+    let data_type = field.data_type;
     let is_half = matches!(
         data_type,
         DataType::Float16Vector | DataType::BFloat16Vector

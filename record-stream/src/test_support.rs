@@ -11,7 +11,8 @@ pub fn field(name: &str, data_type: &str, params: &[(&str, &str)]) -> FieldSpec 
     FieldSpec {
         name: name.into(),
         field_id: 0,
-        data_type: data_type.into(),
+        data_type: milvus_model::proto::schema::DataType::from_str_name(data_type)
+            .unwrap_or_else(|| panic!("test field {name:?}: unknown data type {data_type:?}")),
         element_type: None,
         description: String::new(),
         type_params: params

@@ -64,7 +64,7 @@ fn validity(field: &FieldSpec, column: &ArrayRef) -> Result<Option<NullBuffer>> 
 }
 
 fn insert_column(field: &FieldSpec, column: &ArrayRef) -> Result<PageField> {
-    let data_type = field.data_type()?;
+    let data_type = field.data_type;
     let nulls = validity(field, column)?;
     let valid_data = if field.nullable || field.default_value.is_some() {
         match &nulls {
@@ -102,7 +102,7 @@ fn insert_column(field: &FieldSpec, column: &ArrayRef) -> Result<PageField> {
                     .collect(),
             }),
             (DataType::Array, ArrowType::List(_)) => {
-                let element_type = field.element_type()?;
+                let element_type = field.array_element_type()?;
                 let list = column.as_list::<i32>();
                 let all = |_: usize| true;
                 let rows = (0..list.len())

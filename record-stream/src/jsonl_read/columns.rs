@@ -279,7 +279,7 @@ pub(super) fn default_json(
 
 impl Column {
     pub(super) fn new(field: &FieldSpec, arrow_field: &arrow::datatypes::Field) -> Result<Self> {
-        let data_type = field.data_type()?;
+        let data_type = field.data_type;
         let name = &field.name;
         let max_length = field.max_length()?;
         let vector = |item: Item, per_row: usize, unit: &'static str| -> Result<Store> {

@@ -21,7 +21,7 @@ use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 
 fn array(name: &str, element: &str, params: &[(&str, &str)]) -> FieldSpec {
     FieldSpec {
-        element_type: Some(element.into()),
+        element_type: milvus_model::proto::schema::DataType::from_str_name(element),
         ..field(name, "Array", params)
     }
 }
