@@ -3,4 +3,5 @@
 
 pub mod insert;
 pub mod load;
+pub mod plan;
 pub mod schema;

@@ -30,19 +30,19 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::insert::{send_all, Prepared, SendOptions};
-use crate::schema::{create_request, fill_missing_params, index_params, ServerCaps};
+use crate::plan::{self, Action, Choices, Plan, Source, TargetServer, ALLOW_INSERT_AUTO_ID};
+use crate::schema::{create_request, index_params, ServerCaps};
 use locations::input::{self, Input, Unit};
 use locations::Spool;
 use record_stream::manifest::Part;
 
-/// The collection property that lets an auto-id key take given ids.
-const ALLOW_INSERT_AUTO_ID: &str = "allow_insert_auto_id";
-
-/// What to do when the target collection exists.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+/// What to do when the target collection exists (`--if-exists`); a
+/// target that does not exist is created whatever this says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IfExists {
     /// Refuse (the default: never clobber by surprise).
+    #[default]
     Fail,
     /// Insert the rows into it.
     Append,
@@ -103,6 +103,18 @@ pub struct LoadOptions {
     pub pacer: Option<Arc<Pacer>>,
 }
 
+impl LoadOptions {
+    /// The choices a plan depends on.
+    pub fn choices(&self) -> Choices {
+        Choices {
+            if_exists: self.if_exists,
+            resume: self.resume,
+            new_ids: self.new_ids,
+            index_fallback: self.index_fallback.clone(),
+        }
+    }
+}
+
 /// What a load has written so far, for the message when a signal stops
 /// it midway (the future running it is dropped at its next await).
 #[derive(Default)]
@@ -130,6 +142,37 @@ impl Underway {
             ),
         }
     }
+}
+
+/// What a run did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `--dry-run`: what it would do.
+    DryRun(Box<DryRun>),
+    /// The load, done.
+    Loaded(Box<Summary>),
+}
+
+/// What `--dry-run` prints: the plan, and what the load would read and build.
+#[derive(Debug, Serialize)]
+pub struct DryRun {
+    /// Always true (tells this output from a summary).
+    pub dry_run: bool,
+    /// The plan.
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// Database (empty: default).
+    pub database: String,
+    /// Rows in the input, when it says.
+    pub rows: Option<u64>,
+    /// Indexes that would be built.
+    pub indexes: Vec<String>,
+    /// Rows in the first insert batch.
+    pub batch_rows: usize,
+    /// Whether the collection would be loaded into memory.
+    pub load: bool,
+    /// The alias that would be pointed at it.
+    pub alias: Option<String>,
 }
 
 /// The one-line JSON summary.
@@ -175,28 +218,6 @@ fn read_schema_file(path: &PathBuf) -> Result<Header> {
         .with_context(|| format!("--schema {}: not JSON", path.display()))?;
     let value = value.get(HEADER_KEY).cloned().unwrap_or(value);
     Header::from_json(value).with_context(|| format!("--schema {}", path.display()))
-}
-
-/// The columns a restore sends, and the stream fields it skips.
-struct Columns {
-    send: Vec<FieldSpec>,
-    skip: Vec<String>,
-}
-
-fn columns(spec: &CollectionSpec, scope: &Scope, new_ids: bool) -> Columns {
-    let mut send = Vec::new();
-    let mut skip = Vec::new();
-    for field in layout::stream_fields(spec, scope) {
-        if field.is_primary_key && field.auto_id && new_ids {
-            skip.push(field.name.clone());
-        } else {
-            send.push(field.clone());
-        }
-    }
-    for field in spec.fields.iter().filter(|f| f.is_function_output) {
-        skip.push(field.name.clone());
-    }
-    Columns { send, skip }
 }
 
 fn pk_text(batch: &RecordBatch, pk_column: Option<usize>) -> String {
@@ -422,9 +443,9 @@ pub async fn run(
     connect: &ConnectOptions,
     options: &LoadOptions,
     underway: &Underway,
-) -> Result<Summary> {
+) -> Result<Outcome> {
     let started = Instant::now();
-    let mut input: Input = input::open(
+    let input: Input = input::open(
         &options.location,
         options.pick.as_deref(),
         &options.spool,
@@ -449,9 +470,15 @@ pub async fn run(
             )))
         }
     };
+    if options.resume && input.parts.is_empty() {
+        return Err(Exit::Usage.because(anyhow!(
+            "--resume continues the load of a backup set; {} is a stream",
+            options.location
+        )));
+    }
     let exists = client.has_collection(&target).await?;
     // The schema: the header's, or for headerless input the existing collection's.
-    let (mut spec, scope) = match &header {
+    let (spec, scope) = match &header {
         Some(h) => (h.collection.clone(), h.scope.clone()),
         None => {
             if !exists {
@@ -465,71 +492,29 @@ pub async fn run(
             (spec, Scope::default())
         }
     };
-    if options.resume && input.parts.is_empty() {
-        return Err(Exit::Usage.because(anyhow!(
-            "--resume continues the load of a backup set; {} is a stream",
-            options.location
-        )));
-    }
-    let resuming = options.resume && exists;
-    let mode = match (exists, options.if_exists) {
-        (false, _) => IfExists::Fail, // i.e. create
-        (true, _) if resuming => IfExists::Append,
-        (true, IfExists::Fail) => {
-            return Err(Exit::Refused.because(anyhow!(
-                "collection {target:?} already exists: choose --if-exists append, upsert or replace"
-            )))
-        }
-        (true, mode) => mode,
-    };
-    let creating = matches!(mode, IfExists::Fail | IfExists::Replace);
-    // A load of a set marks the collection it creates until it completes;
-    // --resume continues only into a collection carrying this set's mark.
-    let mut mark = (!input.parts.is_empty()).then(|| load_mark(client.db(), &target, &input.parts));
-    if resuming {
-        if options.new_ids {
-            return Err(Exit::Refused.because(anyhow!(
-                "--resume cannot tell which rows are loaded when --new-ids gives them new keys: drop {target:?} and load again"
-            )));
-        }
-        let marks: Vec<String> = client
-            .aliases(&target)
-            .await?
+    let marks = if options.resume && exists {
+        let aliases = client.aliases(&target).await?;
+        aliases
             .into_iter()
-            .filter(|alias| milvus_wire::is_load_mark(alias))
-            .collect();
-        if !marks.iter().any(|m| Some(m) == mark.as_ref()) {
-            let why = if marks.is_empty() {
-                "no load of this set was interrupted there (it was not created by one, or that load completed)"
-            } else {
-                "it is marked by an unfinished load of another set"
-            };
-            return Err(Exit::Refused.because(anyhow!(
-                "--resume: {target:?} is not an unfinished load of this set: {why}; nothing touched. \
-                 Load into a new collection with -c NEW_NAME, or add the rows with --if-exists append or upsert"
-            )));
-        }
-    }
-    let caps = ServerCaps::for_version(client.server_version().await?.as_deref());
-    if creating {
-        caps.check(&spec).map_err(|e| Exit::Refused.because(e))?;
-    }
-    let pk = spec.primary_key()?;
-    // Keeping the dumped ids of an auto-id key takes the server's
-    // `allow_insert_auto_id`, set for the load and removed afterwards.
-    let keep_auto_ids = pk.auto_id && !options.new_ids;
-    if creating && keep_auto_ids && !caps.insert_auto_id {
-        return Err(Exit::Refused.because(anyhow!(
-            "primary key {:?} is auto-id and the target server ({}) cannot insert given ids into \
-             an auto-id collection: --new-ids lets Milvus assign new ones (references to the old ids break)",
-            pk.name,
-            caps.name
-        )));
-    }
-    let allow_ids_for_the_load =
-        creating && keep_auto_ids && !spec.properties.contains_key(ALLOW_INSERT_AUTO_ID);
-    let Columns { send, skip } = columns(&spec, &scope, options.new_ids);
-    let estimated_row_bytes = estimated_row_bytes(&send);
+            .filter(|a| milvus_wire::is_load_mark(a))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let server = TargetServer {
+        exists,
+        marks,
+        caps: ServerCaps::for_version(client.server_version().await?.as_deref()),
+    };
+    let source = Source {
+        spec,
+        scope,
+        // A load of a set marks the collection it creates until it
+        // completes; --resume continues only into one carrying this mark.
+        set_mark: (!input.parts.is_empty()).then(|| load_mark(client.db(), &target, &input.parts)),
+    };
+    let plan = plan::plan(&target, source, &server, &options.choices())?;
+    let estimated_row_bytes = estimated_row_bytes(&plan.send);
     let row_bytes = input.average_row_bytes.unwrap_or(estimated_row_bytes);
     // Batch sizes adapt to the server as the dump's pages do, unless pinned.
     let sizer = options.batch_bytes.is_none().then(|| {
@@ -541,76 +526,77 @@ pub async fn run(
         Some(sizer) => sizer.lock().map(|s| s.rows()).unwrap_or(1),
         None => rows_per_batch(options.batch_bytes.unwrap_or(MAX_BATCH_BYTES), row_bytes),
     };
-    let load_into = if mode == IfExists::Replace {
-        format!("{target}__milvus_load_{}", std::process::id())
-    } else {
-        target.clone()
-    };
-    let mode_name = match mode {
-        _ if resuming => "resume",
-        IfExists::Fail => "create",
-        IfExists::Append => "append",
-        IfExists::Upsert => "upsert",
-        IfExists::Replace => "replace",
-    };
-    let mut warnings = if creating {
-        let mut warnings = caps
-            .substitute_indexes(&mut spec, options.index_fallback.as_deref())
-            .map_err(|e| Exit::Refused.because(e))?;
-        warnings.extend(fill_missing_params(&mut spec));
-        warnings
-    } else {
-        Vec::new()
-    };
-    let explicit_partitions: Vec<String> = if spec.fields.iter().any(|f| f.is_partition_key) {
-        Vec::new()
-    } else {
-        spec.partitions
-            .iter()
-            .filter(|p| *p != "_default")
-            .cloned()
-            .collect()
-    };
-    if !explicit_partitions.is_empty() && !scope.row_partitions {
-        warnings.push(format!(
-            "partitions {explicit_partitions:?} are recreated, but this stream does not record which partition a row was in: every row goes to _default"
-        ));
-    }
     if options.dry_run {
-        let plan = serde_json::json!({
-            "dry_run": true,
-            "collection": target,
-            "database": client.db(),
-            "mode": mode_name,
-            "load_into": load_into,
-            "rows": input.rows,
-            "fields": send.iter().map(|f| &f.name).collect::<Vec<_>>(),
-            "skipped_fields": skip,
-            "partitions": explicit_partitions,
-            "indexes": spec.indexes.iter().map(|i| &i.index_name).collect::<Vec<_>>(),
-            "batch_rows": batch_rows,
-            "load": !options.no_load,
-            "alias": options.alias,
-            "warnings": warnings,
-        });
-        println!("{}", serde_json::to_string_pretty(&plan)?);
-        return Ok(Summary {
-            collection: target,
+        return Ok(Outcome::DryRun(Box::new(DryRun {
+            dry_run: true,
             database: client.db().to_string(),
-            rows: 0,
-            seconds: started.elapsed().as_secs_f64(),
-            insert_seconds: 0.0,
-            rows_per_s: 0.0,
-            batches: 0,
+            rows: input.rows,
+            indexes: plan
+                .spec
+                .indexes
+                .iter()
+                .map(|i| i.index_name.clone())
+                .collect(),
             batch_rows,
-            mode: format!("{mode_name} (dry run)"),
-            indexes: Vec::new(),
-            loaded: false,
-            aliases: Vec::new(),
-            warnings,
-            throttle: None,
-        });
+            load: !options.no_load,
+            alias: options.alias.clone(),
+            plan,
+        })));
     }
+    execute(
+        &client,
+        connect,
+        plan,
+        input,
+        Batching {
+            sizer,
+            estimated_row_bytes,
+        },
+        options,
+        underway,
+    )
+    .await
+    .map(|summary| {
+        Outcome::Loaded(Box::new(Summary {
+            seconds: started.elapsed().as_secs_f64(),
+            ..summary
+        }))
+    })
+}
+
+/// How the rows are cut into insert batches.
+struct Batching {
+    /// Adapts batch sizes to the server (`None`: pinned by `--batch-bytes`).
+    sizer: Option<Arc<Mutex<RequestSizer>>>,
+    /// Bytes per row by the schema, for inputs that do not say.
+    estimated_row_bytes: u64,
+}
+
+/// Carries out `plan`: creates, fills, checks, indexes, loads, switches
+/// over. On failure the error says what was written and how to continue.
+async fn execute(
+    client: &Milvus,
+    connect: &ConnectOptions,
+    plan: Plan,
+    mut input: Input,
+    batching: Batching,
+    options: &LoadOptions,
+    underway: &Underway,
+) -> Result<Summary> {
+    let Plan {
+        action,
+        target,
+        load_into,
+        spec,
+        send,
+        skip,
+        partitions,
+        mut mark,
+        allow_ids_for_the_load,
+        mut warnings,
+    } = plan;
+    let creating = action.creates();
+    let resuming = action == Action::Resume;
 
     // A set's parts are proven as they are read; a load into a collection
     // it did not create proves the whole set before touching it.
@@ -619,12 +605,12 @@ pub async fn run(
     }
 
     // Where the rows go and, should the load stop, how to continue.
-    let place = if mode == IfExists::Replace {
+    let place = if action == Action::Replace {
         format!("the temporary collection {load_into:?} (the original {target:?} is untouched; drop the temporary one)")
     } else {
         format!("{load_into:?}")
     };
-    let next = if mode == IfExists::Replace {
+    let next = if action == Action::Replace {
         String::new()
     } else if mark.is_some() {
         format!(
@@ -656,7 +642,7 @@ pub async fn run(
                 Exit::Refused.because(e)
             }
         })?;
-        for partition in &explicit_partitions {
+        for partition in &partitions {
             client.create_partition(&load_into, partition).await?;
         }
         if let Some(name) = &mark {
@@ -683,7 +669,7 @@ pub async fn run(
     let mut present = Vec::new();
     let mut expected_rows = input.rows;
     if resuming {
-        let plans = parts_to_resume(&client, &spec, &load_into, &input.parts, options).await?;
+        let plans = parts_to_resume(client, &spec, &load_into, &input.parts, options).await?;
         expected_rows = Some(
             input
                 .parts
@@ -720,9 +706,9 @@ pub async fn run(
         send: send.clone(),
         skip,
         read_bytes: options.batch_bytes.unwrap_or(MAX_BATCH_BYTES),
-        sizer: sizer.clone(),
+        sizer: batching.sizer.clone(),
         row_cap: row_cap.clone(),
-        row_bytes: estimated_row_bytes,
+        row_bytes: batching.estimated_row_bytes,
         present,
         collection: load_into.clone(),
     };
@@ -737,11 +723,11 @@ pub async fn run(
         expected_rows.unwrap_or(0),
     );
     let send_options = SendOptions {
-        upsert: mode == IfExists::Upsert,
+        upsert: action == Action::Upsert,
         concurrency: options.concurrency,
         backoff: Backoff::attempts(options.attempts),
         pacer: options.pacer.clone(),
-        sizer,
+        sizer: batching.sizer,
         row_cap,
     };
     let sent = send_all(&clients, rx, &send_options, committed.clone()).await;
@@ -806,7 +792,7 @@ pub async fn run(
 
     let mut indexes = Vec::new();
     if creating {
-        indexes = create_indexes(&client, &spec, &load_into, options)
+        indexes = create_indexes(client, &spec, &load_into, options)
             .await
             .with_context(|| {
                 format!("the {rows} rows are in {load_into:?}, but its indexes could not be built")
@@ -840,8 +826,8 @@ pub async fn run(
             client.drop_alias(mark).await?;
         }
     }
-    if mode == IfExists::Replace {
-        swap_in(&client, &load_into, &target).await?;
+    if action == Action::Replace {
+        swap_in(client, &load_into, &target).await?;
     }
     let mut aliases = Vec::new();
     if options.restore_aliases {
@@ -855,12 +841,12 @@ pub async fn run(
         collection: target,
         database: client.db().to_string(),
         rows,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: 0.0, // set by the caller, who started the clock
         insert_seconds,
         rows_per_s: rows as f64 / insert_seconds.max(1e-9),
         batches: produced.batches,
         batch_rows: produced.batch_rows,
-        mode: mode_name.into(),
+        mode: action.name().into(),
         indexes,
         loaded,
         aliases,

@@ -228,7 +228,20 @@ fn main() -> ExitCode {
         }
     };
     match result {
-        Ok(summary) => {
+        Ok(load::Outcome::DryRun(plan)) => {
+            for warning in &plan.plan.warnings {
+                eprintln!("milvus-load: warning: {warning}");
+            }
+            match serde_json::to_string_pretty(&plan) {
+                Ok(text) => println!("{text}"),
+                Err(e) => {
+                    eprintln!("milvus-load: cannot print the plan: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(load::Outcome::Loaded(summary)) => {
             let line = serde_json::to_string(&summary).unwrap_or_default();
             for warning in &summary.warnings {
                 eprintln!("milvus-load: warning: {warning}");
