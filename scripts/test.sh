@@ -44,6 +44,7 @@ export MILVUS_TOKEN=$MP_TEST_MILVUS235_TOKEN
 cargo test --workspace --locked
 "$MP_TEST_PYTHON" tests/e2e/k8s_manifests.py
 bash tests/e2e/scripted-week.sh
+bash tests/e2e/docs.sh
 bash tests/e2e/image.sh
 # A short pass of every fuzz target (scripts/fuzz.sh runs longer ones).
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}"
