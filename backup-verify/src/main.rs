@@ -17,17 +17,38 @@ use locations::{Dir, Spool};
 use pipes_cli::milvus::ConnectArgs;
 
 /// The exit statuses, and which wins when a verification finds several problems.
+/// How several problems combine into one exit status.
+const SEVERITY: &str =
+    "Several problems: the most severe wins (10 > 11 > 13 > 12); 14 only when nothing else was found.";
+
 fn exit_help() -> String {
-    format!(
-        "{}Several problems: the most severe wins (10 > 11 > 13 > 12); 14 only when nothing else was found.",
-        Exit::help(pipes_cli::exit::BACKUP_VERIFY)
-    )
+    format!("{}{SEVERITY}", Exit::help(pipes_cli::exit::BACKUP_VERIFY))
+}
+
+/// The sections `--help` ends with.
+fn manual() -> String {
+    pipes_cli::manual::Manual {
+        examples: pipes_cli::manual::examples::BACKUP_VERIFY,
+        environment: &[
+            pipes_cli::manual::MILVUS_ENVIRONMENT,
+            pipes_cli::manual::STORAGE_ENVIRONMENT,
+        ],
+        exit_codes: pipes_cli::exit::BACKUP_VERIFY,
+        exit_note: Some(SEVERITY),
+        see_also: &["milvus-dump", "milvus-load"],
+    }
+    .render()
 }
 
 /// Prove a milvus-dump backup (a set, a stream, or every set under a root) is
 /// complete, intact and restorable.
 #[derive(Parser, Debug)]
-#[command(name = "backup-verify", version = pipes_cli::VERSION, after_help = exit_help())]
+#[command(
+    name = "backup-verify",
+    version = pipes_cli::VERSION,
+    after_help = exit_help(),
+    after_long_help = manual()
+)]
 struct Args {
     /// A backup-set directory, a stream file, `-` (stdin), or an object-store
     /// URL (s3://bucket/prefix/, file:///dir/); with --list/--max-age, the

@@ -17,7 +17,11 @@ use pipes_cli::units::parse_size;
 /// Export Milvus collections — schema, indexes, partitions, every field type —
 /// as a self-describing JSONL or Parquet stream on stdout, or as a backup set.
 #[derive(Debug, Parser)]
-#[command(version = pipes_cli::VERSION, after_help = Exit::help(pipes_cli::exit::MILVUS_DUMP))]
+#[command(
+    version = pipes_cli::VERSION,
+    after_help = Exit::help(pipes_cli::exit::MILVUS_DUMP),
+    after_long_help = manual()
+)]
 struct Args {
     #[command(flatten)]
     connect: ConnectArgs,
@@ -131,6 +135,21 @@ struct Args {
     /// Also write the JSON summary to FILE.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+}
+
+/// The sections `--help` ends with.
+fn manual() -> String {
+    pipes_cli::manual::Manual {
+        examples: pipes_cli::manual::examples::MILVUS_DUMP,
+        environment: &[
+            pipes_cli::manual::MILVUS_ENVIRONMENT,
+            pipes_cli::manual::STORAGE_ENVIRONMENT,
+        ],
+        exit_codes: pipes_cli::exit::MILVUS_DUMP,
+        exit_note: None,
+        see_also: &["milvus-load", "backup-verify", "s3-put"],
+    }
+    .render()
 }
 
 fn main() -> ExitCode {

@@ -16,7 +16,11 @@ use pipes_cli::units::parse_size;
 /// optionally zstd), a backup-set directory, or headerless rows (JSONL as an
 /// ingestion pipeline writes them, Milvus bulk-import Parquet).
 #[derive(Debug, Parser)]
-#[command(version = pipes_cli::VERSION, after_help = Exit::help(pipes_cli::exit::MILVUS_LOAD))]
+#[command(
+    version = pipes_cli::VERSION,
+    after_help = Exit::help(pipes_cli::exit::MILVUS_LOAD),
+    after_long_help = manual()
+)]
 struct Args {
     #[command(flatten)]
     connect: ConnectArgs,
@@ -131,6 +135,22 @@ struct Args {
     /// Also write the JSON summary to FILE.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+}
+
+/// The sections `--help` ends with.
+fn manual() -> String {
+    pipes_cli::manual::Manual {
+        examples: pipes_cli::manual::examples::MILVUS_LOAD,
+        environment: &[
+            pipes_cli::manual::MILVUS_ENVIRONMENT,
+            pipes_cli::manual::STORAGE_ENVIRONMENT,
+            &[pipes_cli::manual::TMPDIR],
+        ],
+        exit_codes: pipes_cli::exit::MILVUS_LOAD,
+        exit_note: None,
+        see_also: &["milvus-dump", "backup-verify"],
+    }
+    .render()
 }
 
 fn main() -> ExitCode {

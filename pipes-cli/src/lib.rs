@@ -10,6 +10,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod exit;
+pub mod manual;
 pub mod milvus;
 pub mod progress;
 pub mod runtime;

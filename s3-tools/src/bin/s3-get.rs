@@ -17,7 +17,16 @@ use std::process::ExitCode;
 /// written (stdout) or is kept as FILE.partial, and the exit status is 5.
 /// With -o FILE the file appears only when complete and verified.
 #[derive(Debug, Parser)]
-#[command(name = "s3-get", version = pipes_cli::VERSION, after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_GET))]
+#[command(
+    name = "s3-get",
+    version = pipes_cli::VERSION,
+    after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_GET),
+    after_long_help = pipes_cli::manual::s3_tool(
+        "s3-get",
+        pipes_cli::manual::examples::S3_GET,
+        pipes_cli::exit::S3_GET
+    )
+)]
 struct Args {
     /// Source: s3://bucket/key, gs://..., az://..., file:///path or a path.
     url: String,

@@ -15,7 +15,16 @@ use std::process::ExitCode;
 /// backups/2026/..., not backups/2026-11-24/.... A URL naming one object
 /// lists that object; nothing found exits 3.
 #[derive(Debug, Parser)]
-#[command(name = "s3-ls", version = pipes_cli::VERSION, after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_LS))]
+#[command(
+    name = "s3-ls",
+    version = pipes_cli::VERSION,
+    after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_LS),
+    after_long_help = pipes_cli::manual::s3_tool(
+        "s3-ls",
+        pipes_cli::manual::examples::S3_LS,
+        pipes_cli::exit::S3_LS
+    )
+)]
 struct Args {
     /// s3://bucket[/prefix], gs://..., az://..., file:///dir or a path.
     url: String,

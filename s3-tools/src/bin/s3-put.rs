@@ -24,7 +24,16 @@ use std::process::ExitCode;
 /// pipe reader; use `set -o pipefail` and a format with a trailer (the record
 /// stream has one) to catch truncation.
 #[derive(Debug, Parser)]
-#[command(name = "s3-put", version = pipes_cli::VERSION, after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_PUT))]
+#[command(
+    name = "s3-put",
+    version = pipes_cli::VERSION,
+    after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_PUT),
+    after_long_help = pipes_cli::manual::s3_tool(
+        "s3-put",
+        pipes_cli::manual::examples::S3_PUT,
+        pipes_cli::exit::S3_PUT
+    )
+)]
 struct Args {
     /// Destination: s3://bucket/key, gs://bucket/key, az://container/key,
     /// file:///path or a local path.

@@ -14,7 +14,16 @@ use std::process::ExitCode;
 /// A missing object is an error (exit 3) unless --recursive; a whole bucket
 /// is never deleted. Use --dry-run first: it prints what would go.
 #[derive(Debug, Parser)]
-#[command(name = "s3-rm", version = pipes_cli::VERSION, after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_RM))]
+#[command(
+    name = "s3-rm",
+    version = pipes_cli::VERSION,
+    after_help = pipes_cli::Exit::help(pipes_cli::exit::S3_RM),
+    after_long_help = pipes_cli::manual::s3_tool(
+        "s3-rm",
+        pipes_cli::manual::examples::S3_RM,
+        pipes_cli::exit::S3_RM
+    )
+)]
 struct Args {
     /// Objects (s3://bucket/key...) or, with --recursive, prefixes.
     #[arg(required = true)]
