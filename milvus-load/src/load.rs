@@ -478,9 +478,20 @@ pub async fn run(
     }
     let exists = client.has_collection(&target).await?;
     // The schema: the header's, or for headerless input the existing collection's.
-    let (spec, scope) = match &header {
-        Some(h) => (h.collection.clone(), h.scope.clone()),
-        None => {
+    let (spec, scope) = match (&header, &input.header) {
+        // What the columns are is the input's own header's to say; a header
+        // given with --schema describes only the collection: headerless rows
+        // and bulk-import files carry no partition column, whatever the dump
+        // that header came from did.
+        (Some(h), Some(own)) => (h.collection.clone(), own.scope.clone()),
+        (Some(h), None) => (
+            h.collection.clone(),
+            Scope {
+                row_partitions: false,
+                ..h.scope.clone()
+            },
+        ),
+        (None, _) => {
             if !exists {
                 return Err(Exit::NotFound.because(anyhow!(
                     "headerless input needs an existing collection (or --schema FILE): {target:?} does not exist"

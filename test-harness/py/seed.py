@@ -275,6 +275,8 @@ def cmd_bench(args):
     if args.text_index:
         index_params.add_index("text", index_type=args.text_index)
     client.create_collection(args.name, schema=schema, index_params=index_params)
+    for partition in args.partitions:  # created empty: the rows go to _default
+        client.create_partition(args.name, partition)
     rng = np.random.default_rng(7)
     batch = 2000
     for lo in range(0, args.rows, batch):

@@ -540,7 +540,14 @@ fn compressed_and_parquet_streams_on_stdin_and_a_cut_parquet_file() {
 fn headerless_rows_with_a_schema_file_create_the_collection() {
     let server = Server::Lite3;
     let name = unique_name("schema");
-    seed(server, "bench", &name, &["--rows", "3", "--dim", "4"]);
+    // With an explicit partition the dump's header says its rows carry
+    // their partition; headerless rows do not, and still load.
+    seed(
+        server,
+        "bench",
+        &name,
+        &["--rows", "3", "--dim", "4", "--partitions", "p2026"],
+    );
     let dir = tempfile::tempdir().unwrap();
     let schema = dir.path().join("header.json");
     let out = run_ok(dump(server).args(["-c", &name, "--schema-only"]));
