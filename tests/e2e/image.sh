@@ -51,37 +51,13 @@ url="s3://$bucket/milvus"
 set_name=2026-11-24T021500Z
 rows=500
 work=$(mktemp -d "${TMPDIR:-/tmp}/image-e2e.XXXXXX")
-checks=0
 image=
 ctr=
 mnt=
 
-say() { echo "image: $*" >&2; }
-ok() {
-    checks=$((checks + 1))
-    say "ok: $*"
-}
-fail() {
-    say "FAIL: $*"
-    if [[ -n ${last_step:-} ]]; then
-        say "--- $last_step: stdout"
-        cat "$work/$last_step.out" >&2 || true
-        say "--- $last_step: stderr"
-        tail -n 40 "$work/$last_step.err" >&2 || true
-    fi
-    exit 1
-}
-# step NAME CMD...: run CMD, stdout in $work/NAME.out, stderr in $work/NAME.err;
-# its exit code in $rc (never stops the test by itself).
-step() {
-    last_step=$1
-    shift
-    rc=0
-    "$@" >"$work/$last_step.out" 2>"$work/$last_step.err" || rc=$?
-}
-expect_rc() {
-    [[ $rc -eq $1 ]] || fail "$last_step: exit $rc, expected $1"
-}
+E2E_NAME=image
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$root/tests/e2e/lib.sh"
 
 # What the container gets: the settings a CronJob's ConfigMap and Secret give.
 export MILVUS_URI=$MP_TEST_LITE3_URI AWS_ENDPOINT_URL=$MP_TEST_S3_ENDPOINT BACKUP_URL=$url

@@ -29,35 +29,10 @@ bucket="mp-week-$run_id"
 url="s3://$bucket/milvus"
 work=$(mktemp -d "${TMPDIR:-/tmp}/scripted-week.XXXXXX")
 metrics=$work/metrics
-checks=0
 
-say() { echo "scripted-week: $*" >&2; }
-ok() {
-    checks=$((checks + 1))
-    say "ok: $*"
-}
-fail() {
-    say "FAIL: $*"
-    if [[ -n ${last_step:-} ]]; then
-        say "--- $last_step: stdout"
-        cat "$work/$last_step.out" >&2 || true
-        say "--- $last_step: stderr"
-        tail -n 40 "$work/$last_step.err" >&2 || true
-    fi
-    exit 1
-}
-
-# step NAME CMD...: run CMD, stdout in $work/NAME.out, stderr in $work/NAME.err;
-# its exit code in $rc (never stops the test by itself).
-step() {
-    last_step=$1
-    shift
-    rc=0
-    "$@" >"$work/$last_step.out" 2>"$work/$last_step.err" || rc=$?
-}
-expect_rc() {
-    [[ $rc -eq $1 ]] || fail "$last_step: exit $rc, expected $1"
-}
+E2E_NAME=scripted-week
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$root/tests/e2e/lib.sh"
 # metric FILE SERIES: the value of the first line starting with SERIES.
 metric() {
     awk -v s="$2" 'index($0, s) == 1 { print $NF; exit }' "$1"
