@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# milvus-dump benchmark (issue: 100,000 rows × 768-dim FLOAT_VECTOR + INT64 pk +
+# milvus-dump benchmark (100,000 rows × 768-dim FLOAT_VECTOR + INT64 pk +
 # 200-char VARCHAR). In one run on one server it measures:
 #   (a) the runbook: pymilvus query_iterator (batch 5,000) → pyarrow Parquet
 #   (b) the wire ceiling: page queries on 1, 2 and 4 connections at two page

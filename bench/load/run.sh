@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# milvus-load benchmark (issue: the dump benchmark's data, 100,000 rows ×
+# milvus-load benchmark (the dump benchmark's data, 100,000 rows ×
 # 768-dim FLOAT_VECTOR + INT64 pk + 200-char VARCHAR, loaded from Parquet).
 # In one run on one server it measures:
 #   (a) pymilvus: pyarrow reads the Parquet file in 5,000-row batches, each

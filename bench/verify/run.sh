@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# backup-verify benchmark (issue: the checksum pass runs at >= 0.8x sha256sum
-# on the same local files; the decode pass streams with flat memory).
+# backup-verify benchmark (does the checksum pass run at >= 0.8x sha256sum
+# on the same local files; does the decode pass stream with flat memory?).
 #
 #   bench/verify/run.sh [--uri URI] [--rows N] [--dim D] [--part-bytes SIZE]
 #

@@ -16,7 +16,7 @@ use milvus_wire::insert_batch::InsertBatch;
 use milvus_wire::pace::{Held, Pacer};
 use milvus_wire::proto::common::KeyValuePair;
 use milvus_wire::retry::Backoff;
-use milvus_wire::sizing::{Bounds, RequestSizer};
+use milvus_wire::sizing::{Bounds, RequestSizer, MAX_INSERT_ROWS};
 use milvus_wire::{ConnectOptions, Freshness, Milvus};
 use pipes_cli::progress::Progress;
 use pipes_cli::Exit;
@@ -236,7 +236,9 @@ pub const MAX_BATCH_BYTES: u64 = 8 << 20;
 
 /// Rows per insert batch: `batch_bytes` of rows of `row_bytes` each.
 fn rows_per_batch(batch_bytes: u64, row_bytes: u64) -> usize {
-    usize::try_from((batch_bytes / row_bytes.max(1)).clamp(1, 100_000)).unwrap_or(1)
+    usize::try_from(batch_bytes / row_bytes.max(1))
+        .unwrap_or(usize::MAX)
+        .clamp(1, MAX_INSERT_ROWS)
 }
 
 /// Everything the reader thread needs.

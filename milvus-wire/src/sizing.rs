@@ -47,10 +47,14 @@ impl Bounds {
         Bounds {
             start_bytes: START_PAGE_BYTES.min(max_bytes),
             max_bytes,
-            max_rows: 100_000,
+            max_rows: MAX_INSERT_ROWS,
         }
     }
 }
+
+/// The most rows in one insert batch, pinned or adapted (tiny rows would
+/// otherwise make batches of millions).
+pub const MAX_INSERT_ROWS: usize = 100_000;
 
 /// A page slower than this is a cliff: halve at once, never grow back past it.
 pub const SLOW_PAGE: Duration = Duration::from_secs(2);
