@@ -590,176 +590,259 @@ struct Batching {
 async fn execute(
     client: &Milvus,
     connect: &ConnectOptions,
-    plan: Plan,
+    mut plan: Plan,
     mut input: Input,
     batching: Batching,
     options: &LoadOptions,
     underway: &Underway,
 ) -> Result<Summary> {
-    let Plan {
-        action,
-        target,
-        load_into,
-        spec,
-        send,
-        skip,
-        partitions,
-        mut mark,
-        allow_ids_for_the_load,
-        mut warnings,
-    } = plan;
-    let creating = action.creates();
-    let resuming = action == Action::Resume;
-
     // A set's parts are proven as they are read; a load into a collection
     // it did not create proves the whole set before touching it.
-    if !creating || options.verify_first {
+    if !plan.action.creates() || options.verify_first {
         input.check_all_parts().await?;
     }
-
-    // Where the rows go and, should the load stop, how to continue.
-    let place = if action == Action::Replace {
-        format!("the temporary collection {load_into:?} (the original {target:?} is untouched; drop the temporary one)")
+    underway.writing(&plan.place(), &plan.how_to_continue());
+    if plan.action.creates() {
+        create_target(client, &mut plan, underway).await?;
+    }
+    let input_rows = input.rows;
+    let to_insert = if plan.action == Action::Resume {
+        parts_to_insert(client, &plan, input.units, &input.parts, options).await?
     } else {
-        format!("{load_into:?}")
+        ToInsert {
+            units: input.units,
+            present: Vec::new(),
+            rows: input.rows,
+        }
     };
-    let next = if action == Action::Replace {
-        String::new()
-    } else if mark.is_some() {
-        format!(
-            "; continue with: {}",
-            pipes_cli::command_line_with("--resume")
-        )
-    } else if creating {
-        format!("; drop {load_into:?} (milvus-load --drop) and load again")
-    } else {
-        "; load again with --if-exists upsert (rows already in are replaced, not doubled)".into()
-    };
-    underway.writing(&place, &next);
+    let rows_to_insert = to_insert.rows;
+    let inserted = insert(
+        client, connect, &plan, to_insert, batching, options, underway,
+    )
+    .await?;
+    check_rows(
+        client,
+        &plan,
+        inserted.rows,
+        rows_to_insert,
+        input_rows,
+        options,
+    )
+    .await?;
+    let finished = finish(client, &mut plan, inserted.rows, options).await?;
+    Ok(Summary {
+        collection: plan.target,
+        database: client.db().to_string(),
+        rows: inserted.rows,
+        seconds: 0.0, // set by the caller, who started the clock
+        insert_seconds: inserted.seconds,
+        rows_per_s: inserted.rows as f64 / inserted.seconds.max(1e-9),
+        batches: inserted.produced.batches,
+        batch_rows: inserted.produced.batch_rows,
+        mode: plan.action.name().into(),
+        indexes: finished.indexes,
+        loaded: finished.loaded,
+        aliases: finished.aliases,
+        warnings: plan.warnings,
+        throttle: options.pacer.as_ref().map(|p| p.report()),
+    })
+}
 
-    if creating {
-        let mut request = create_request(&spec, &load_into)?;
-        if allow_ids_for_the_load {
-            request.properties.push(KeyValuePair {
-                key: ALLOW_INSERT_AUTO_ID.into(),
-                value: "true".into(),
-            });
-        }
-        client.create_collection(request).await.map_err(|e| {
-            let e = anyhow!(e).context(format!("creating collection {load_into:?}"));
-            // A missing privilege stays "denied"; anything else the server
-            // refuses to create is the target unable to hold the data.
-            if pipes_cli::exit::for_error(&e) == Exit::Denied {
-                e
-            } else {
-                Exit::Refused.because(e)
-            }
-        })?;
-        for partition in &partitions {
-            client.create_partition(&load_into, partition).await?;
-        }
-        if let Some(name) = &mark {
-            match client.point_alias(name, &load_into).await {
-                Ok(()) => {}
-                // No aliases (Milvus Lite 2.5): no mark, so no --resume.
-                Err(e) if e.is_unsupported() => {
-                    warnings.push(format!(
-                        "this server cannot mark {load_into:?} as a load under way (no aliases): \
-                         if this load is interrupted it cannot be resumed, only loaded again"
-                    ));
-                    mark = None;
-                    underway.writing(
-                        &place,
-                        &format!("; drop {load_into:?} (milvus-load --drop) and load again"),
-                    );
-                }
-                Err(e) => return Err(e.into()),
-            }
+impl Plan {
+    /// Where the rows go, for the message when a load stops midway.
+    fn place(&self) -> String {
+        let (load_into, target) = (&self.load_into, &self.target);
+        if self.action == Action::Replace {
+            format!("the temporary collection {load_into:?} (the original {target:?} is untouched; drop the temporary one)")
+        } else {
+            format!("{load_into:?}")
         }
     }
 
-    let mut units = input.units;
-    let mut present = Vec::new();
-    let mut expected_rows = input.rows;
-    if resuming {
-        let plans = parts_to_resume(client, &spec, &load_into, &input.parts, options).await?;
-        expected_rows = Some(
-            input
-                .parts
-                .iter()
-                .zip(&plans)
-                .map(|(part, plan)| match plan {
-                    ResumePart::Loaded => 0,
-                    ResumePart::All => part.rows,
-                    ResumePart::Missing(keys) => part.rows.saturating_sub(keys.len() as u64),
-                })
-                .sum(),
-        );
-        (units, present) = units
-            .into_iter()
-            .zip(plans)
-            .filter_map(|(unit, plan)| match plan {
-                ResumePart::Loaded => None,
-                ResumePart::All => Some((unit, None)),
-                ResumePart::Missing(keys) => Some((unit, Some(keys))),
-            })
-            .unzip();
+    /// How to continue a load that stopped midway.
+    fn how_to_continue(&self) -> String {
+        let load_into = &self.load_into;
+        if self.action == Action::Replace {
+            String::new()
+        } else if self.mark.is_some() {
+            format!(
+                "; continue with: {}",
+                pipes_cli::command_line_with("--resume")
+            )
+        } else if self.action.creates() {
+            format!("; drop {load_into:?} (milvus-load --drop) and load again")
+        } else {
+            "; load again with --if-exists upsert (rows already in are replaced, not doubled)"
+                .into()
+        }
     }
+}
 
-    // Insert: a reader thread, `concurrency` connections.
+/// Creates the collection the rows go into, its partitions, and the mark of
+/// a load under way (dropped from the plan where the server has no aliases).
+async fn create_target(client: &Milvus, plan: &mut Plan, underway: &Underway) -> Result<()> {
+    let load_into = plan.load_into.clone();
+    let mut request = create_request(&plan.spec, &load_into)?;
+    if plan.allow_ids_for_the_load {
+        request.properties.push(KeyValuePair {
+            key: ALLOW_INSERT_AUTO_ID.into(),
+            value: "true".into(),
+        });
+    }
+    client.create_collection(request).await.map_err(|e| {
+        let e = anyhow!(e).context(format!("creating collection {load_into:?}"));
+        // A missing privilege stays "denied"; anything else the server
+        // refuses to create is the target unable to hold the data.
+        if pipes_cli::exit::for_error(&e) == Exit::Denied {
+            e
+        } else {
+            Exit::Refused.because(e)
+        }
+    })?;
+    for partition in &plan.partitions {
+        client.create_partition(&load_into, partition).await?;
+    }
+    if let Some(name) = &plan.mark {
+        match client.point_alias(name, &load_into).await {
+            Ok(()) => {}
+            // No aliases (Milvus Lite 2.5): no mark, so no --resume.
+            Err(e) if e.is_unsupported() => {
+                plan.warnings.push(format!(
+                    "this server cannot mark {load_into:?} as a load under way (no aliases): \
+                     if this load is interrupted it cannot be resumed, only loaded again"
+                ));
+                plan.mark = None;
+                underway.writing(&plan.place(), &plan.how_to_continue());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// What is inserted: the input's units, with the keys already in the
+/// collection for each (when resuming), and how many rows that makes.
+struct ToInsert {
+    units: Vec<Unit>,
+    present: Vec<Option<PresentKeys>>,
+    rows: Option<u64>,
+}
+
+/// `--resume`: the units still to insert, the keys already in for each, and
+/// how many rows that leaves.
+async fn parts_to_insert(
+    client: &Milvus,
+    plan: &Plan,
+    units: Vec<Unit>,
+    parts: &[Part],
+    options: &LoadOptions,
+) -> Result<ToInsert> {
+    let resume = parts_to_resume(client, &plan.spec, &plan.load_into, parts, options).await?;
+    let rows = parts
+        .iter()
+        .zip(&resume)
+        .map(|(part, resume)| match resume {
+            ResumePart::Loaded => 0,
+            ResumePart::All => part.rows,
+            ResumePart::Missing(keys) => part.rows.saturating_sub(keys.len() as u64),
+        })
+        .sum();
+    let (units, present) = units
+        .into_iter()
+        .zip(resume)
+        .filter_map(|(unit, resume)| match resume {
+            ResumePart::Loaded => None,
+            ResumePart::All => Some((unit, None)),
+            ResumePart::Missing(keys) => Some((unit, Some(keys))),
+        })
+        .unzip();
+    Ok(ToInsert {
+        units,
+        present,
+        rows: Some(rows),
+    })
+}
+
+/// What the insert phase did.
+struct Inserted {
+    /// Rows the server acknowledged.
+    rows: u64,
+    /// Its duration.
+    seconds: f64,
+    /// What the reader thread handed over.
+    produced: Produced,
+}
+
+/// Inserts `units`: a reader thread, `concurrency` connections. A bad input
+/// drops the collection this load created; any other stop says what is
+/// committed and how to continue.
+async fn insert(
+    client: &Milvus,
+    connect: &ConnectOptions,
+    plan: &Plan,
+    to_insert: ToInsert,
+    batching: Batching,
+    options: &LoadOptions,
+    underway: &Underway,
+) -> Result<Inserted> {
+    let load_into = &plan.load_into;
     let mut clients = vec![client.clone()];
     for _ in 1..options.concurrency.max(1) {
         clients.push(Milvus::connect(connect).await?);
     }
     let (tx, rx) = mpsc::channel(options.concurrency.max(1));
     let row_cap = Arc::new(AtomicUsize::new(usize::MAX));
-    let plan = ReadPlan {
-        units,
+    let reading = ReadPlan {
+        units: to_insert.units,
         spool: options.spool.clone(),
-        send: send.clone(),
-        skip,
+        send: plan.send.clone(),
+        skip: plan.skip.clone(),
         read_bytes: options.batch_bytes.unwrap_or(MAX_BATCH_BYTES),
         sizer: batching.sizer.clone(),
         row_cap: row_cap.clone(),
         row_bytes: batching.estimated_row_bytes,
-        present,
+        present: to_insert.present,
         collection: load_into.clone(),
     };
-    let insert_started = Instant::now();
-    let reader = std::thread::spawn(move || produce(plan, tx));
+    let started = Instant::now();
+    let reader = std::thread::spawn(move || produce(reading, tx));
     let committed = underway.committed.clone();
     let progress = Progress::start(
         "milvus-load",
         options.progress,
         committed.clone(),
-        &load_into,
-        expected_rows.unwrap_or(0),
+        load_into,
+        to_insert.rows.unwrap_or(0),
     );
     let send_options = SendOptions {
-        upsert: action == Action::Upsert,
+        upsert: plan.action == Action::Upsert,
         concurrency: options.concurrency,
         backoff: Backoff::attempts(options.attempts),
         pacer: options.pacer.clone(),
         sizer: batching.sizer,
         row_cap,
     };
-    let sent = send_all(&clients, rx, &send_options, committed.clone()).await;
+    let sent = send_all(&clients, rx, &send_options, committed).await;
     drop(progress);
     let produced = reader.join().unwrap_or_default();
-    let rows = match sent {
-        Ok(rows) => rows,
+    match sent {
+        Ok(rows) => Ok(Inserted {
+            rows,
+            seconds: started.elapsed().as_secs_f64(),
+            produced,
+        }),
         Err(failure) => {
             let bad_input = matches!(
                 pipes_cli::exit::for_error(&failure.error),
                 Exit::Corrupt | Exit::Incomplete
             );
-            if bad_input && creating {
+            if bad_input && plan.action.creates() {
                 // The input is to blame: what this load created cannot
                 // become a restore, and is not left behind as if it were one.
-                if let Some(mark) = &mark {
+                if let Some(mark) = &plan.mark {
                     let _ = client.drop_alias(mark).await;
                 }
-                let dropped = client.drop_collection(&load_into).await;
+                let dropped = client.drop_collection(load_into).await;
                 let outcome = match &dropped {
                     Ok(()) => format!("{load_into:?}, created by this load, is dropped again"),
                     Err(e) => format!("{load_into:?}, created by this load, could not be dropped ({e:#}): drop it"),
@@ -769,78 +852,100 @@ async fn execute(
                     failure.committed
                 )));
             }
-            return Err(failure
+            Err(failure
                 .error
-                .context(format!("load stopped: {}", underway.describe())));
+                .context(format!("load stopped: {}", underway.describe())))
         }
-    };
-    let insert_seconds = insert_started.elapsed().as_secs_f64();
+    }
+}
 
-    // Acknowledged inserts are durable in Milvus's log already. A new
-    // collection is flushed so its segments are sealed (and indexed) before
-    // it is declared restored, and so its row count can be read without
-    // loading it; appends are left for Milvus to seal (frequent flushes of a
-    // live collection are what its documentation warns against).
-    if creating {
-        client.flush(&load_into, options.wait).await?;
-        let counted = client.statistics_row_count(&load_into).await?;
+/// The rows are all there before anything is switched over. Acknowledged
+/// inserts are durable in Milvus's log already; a new collection is flushed
+/// so its segments are sealed (and indexed) before it is declared restored,
+/// and so its row count can be read without loading it. Appends are left for
+/// Milvus to seal (frequent flushes of a live collection are what its
+/// documentation warns against).
+async fn check_rows(
+    client: &Milvus,
+    plan: &Plan,
+    rows: u64,
+    rows_to_insert: Option<u64>,
+    input_rows: Option<u64>,
+    options: &LoadOptions,
+) -> Result<()> {
+    let load_into = &plan.load_into;
+    if plan.action.creates() {
+        client.flush(load_into, options.wait).await?;
+        let counted = client.statistics_row_count(load_into).await?;
         if counted != rows {
             bail!("collection {load_into:?} counts {counted} rows after loading {rows}: not switching anything over");
         }
     }
-    if let Some(expected) = expected_rows {
+    if let Some(expected) = rows_to_insert {
         if expected != rows {
             bail!("the input holds {expected} rows but {rows} were loaded");
         }
     }
-    if resuming {
-        let total = client.count(&load_into, "", &[], Freshness::Strong).await?;
-        if Some(total) != input.rows {
+    if plan.action == Action::Resume {
+        let total = client.count(load_into, "", &[], Freshness::Strong).await?;
+        if Some(total) != input_rows {
             bail!(
                 "after resuming, {load_into:?} holds {total} rows; the set has {}",
-                input.rows.unwrap_or(0)
+                input_rows.unwrap_or(0)
             );
         }
     }
+    Ok(())
+}
 
+/// What the last phase did.
+struct Finished {
+    indexes: Vec<String>,
+    loaded: bool,
+    aliases: Vec<String>,
+}
+
+/// Indexes, loads, removes the load's mark, swaps a replacement in, points
+/// the aliases.
+async fn finish(
+    client: &Milvus,
+    plan: &mut Plan,
+    rows: u64,
+    options: &LoadOptions,
+) -> Result<Finished> {
+    let (load_into, spec) = (&plan.load_into, &plan.spec);
+    let creating = plan.action.creates();
     let mut indexes = Vec::new();
     if creating {
-        indexes = create_indexes(client, &spec, &load_into, options)
+        indexes = create_indexes(client, spec, load_into, options)
             .await
             .with_context(|| {
                 format!("the {rows} rows are in {load_into:?}, but its indexes could not be built")
             })?;
-        let vector_fields = spec
-            .fields
-            .iter()
-            .filter(|f| layout::is_vector(f.data_type))
-            .count();
-        if vector_fields > 0 && spec.indexes.is_empty() {
-            warnings.push(
+        let has_vectors = spec.fields.iter().any(|f| layout::is_vector(f.data_type));
+        if has_vectors && spec.indexes.is_empty() {
+            plan.warnings.push(
                 "the header records no index: the collection cannot be loaded until one is created"
                     .into(),
             );
         }
     }
-    if allow_ids_for_the_load {
+    if plan.allow_ids_for_the_load {
         client
-            .drop_collection_properties(&load_into, &[ALLOW_INSERT_AUTO_ID])
+            .drop_collection_properties(load_into, &[ALLOW_INSERT_AUTO_ID])
             .await?;
     }
     let can_load = !(creating && spec.indexes.is_empty());
     let loaded = !options.no_load && can_load;
     if loaded {
-        client.load_collection(&load_into, options.wait).await?;
+        client.load_collection(load_into, options.wait).await?;
     }
-
     // Complete: nothing left to resume.
-    if let Some(mark) = &mark {
-        if creating || resuming {
-            client.drop_alias(mark).await?;
-        }
+    if let Some(mark) = &plan.mark {
+        client.drop_alias(mark).await?;
     }
-    if action == Action::Replace {
-        swap_in(client, &load_into, &target).await?;
+    if plan.action == Action::Replace {
+        swap_in(client, load_into, &plan.target).await?;
     }
     let mut aliases = Vec::new();
     if options.restore_aliases {
@@ -848,23 +953,12 @@ async fn execute(
     }
     aliases.extend(options.alias.iter().cloned());
     for alias in &aliases {
-        client.point_alias(alias, &target).await?;
+        client.point_alias(alias, &plan.target).await?;
     }
-    Ok(Summary {
-        collection: target,
-        database: client.db().to_string(),
-        rows,
-        seconds: 0.0, // set by the caller, who started the clock
-        insert_seconds,
-        rows_per_s: rows as f64 / insert_seconds.max(1e-9),
-        batches: produced.batches,
-        batch_rows: produced.batch_rows,
-        mode: action.name().into(),
+    Ok(Finished {
         indexes,
         loaded,
         aliases,
-        warnings,
-        throttle: options.pacer.as_ref().map(|p| p.report()),
     })
 }
 
