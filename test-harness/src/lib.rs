@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub mod process;
+mod s3;
+
+pub use s3::{s3_endpoint, s3_exists, s3_fetch, s3_keys, s3_plant, s3_prefix, with_s3};
+
 /// The Milvus servers the tests run against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Server {
@@ -93,54 +98,6 @@ pub fn workspace_bin(name: &str) -> PathBuf {
         path.display()
     );
     path
-}
-
-/// The S3 test server's endpoint (SeaweedFS, started by scripts/test.sh).
-pub fn s3_endpoint() -> String {
-    required("MP_TEST_S3_ENDPOINT")
-}
-
-/// `s3://BUCKET/TEST/`, a prefix of this test's own in a bucket of this
-/// test process (created on first use; each bucket costs the server
-/// volumes, so a process shares one).
-pub fn s3_prefix(test: &str) -> String {
-    static BUCKET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let bucket = BUCKET.get_or_init(|| {
-        let bucket = format!("it-{}-{}", std::process::id(), unique_name("b").replace('_', "-"));
-        run_ok(py_inline(
-            "import sys, boto3; boto3.client('s3', endpoint_url=sys.argv[1]).create_bucket(Bucket=sys.argv[2])",
-        )
-        .args([&s3_endpoint(), &bucket]));
-        bucket
-    });
-    format!("s3://{bucket}/{}/", test.replace('_', "-"))
-}
-
-/// The keys under an `s3://` URL (a prefix), relative to it, sorted.
-pub fn s3_keys(url: &str) -> Vec<String> {
-    let rest = url.strip_prefix("s3://").expect("an s3:// URL");
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let out = run_ok(
-        py_inline(
-            "import sys, boto3\n\
-             s3 = boto3.client('s3', endpoint_url=sys.argv[1])\n\
-             for page in s3.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[2], Prefix=sys.argv[3]):\n\
-             \x20   for o in page.get('Contents', []): print(o['Key'][len(sys.argv[3]):])",
-        )
-        .args([&s3_endpoint(), bucket, prefix]),
-    );
-    let mut keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    keys.sort();
-    keys
-}
-
-/// A command that reaches the S3 test server (our tools read
-/// `AWS_ENDPOINT_URL` and the `AWS_*` credentials scripts/test.sh exports).
-pub fn with_s3(cmd: &mut Command) -> &mut Command {
-    cmd.env("AWS_ENDPOINT_URL", s3_endpoint())
 }
 
 /// `python -c CODE`.

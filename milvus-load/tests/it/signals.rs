@@ -17,11 +17,7 @@ use super::{count, dump, load};
 
 /// Sends `signal` to `child`, returns its exit status and stderr.
 fn stop(child: Child, signal: &str) -> (Option<i32>, String) {
-    let sent = Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    test_harness::process::signal(child.id(), signal);
     let out = child.wait_with_output().unwrap();
     (
         out.status.code(),

@@ -6,7 +6,7 @@ use pipes_cli::Exit;
 
 #[test]
 fn aws_profile_from_shared_files_and_no_secret_in_errors() {
-    let ep = endpoint();
+    let ep = s3_endpoint();
     let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap();
     let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -28,7 +28,7 @@ fn aws_profile_from_shared_files_and_no_secret_in_errors() {
         ),
     )
     .unwrap();
-    let url = format!("s3://{}/profile.txt", bucket("profile"));
+    let url = format!("{}profile.txt", s3_prefix("profile"));
     let with_files = |profile: &str, tool_name: &str| {
         let mut c = tool(tool_name, &ep);
         c.env_remove("AWS_ACCESS_KEY_ID")
@@ -43,7 +43,7 @@ fn aws_profile_from_shared_files_and_no_secret_in_errors() {
     let mut put = with_files("backup", "s3-put");
     put.arg(&url);
     run(put, b"from a profile").ok();
-    assert_eq!(fetch(&url, &ep), b"from a profile");
+    assert_eq!(s3_fetch(&url, &ep), b"from a profile");
 
     // The default profile's secret is wrong: refused, with a hint, and the
     // secret appears nowhere in the output.

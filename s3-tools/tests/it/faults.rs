@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 #[test]
 fn upload_and_download_survive_5xx_slowdown_and_resets() {
-    let ep = endpoint();
+    let ep = s3_endpoint();
     // First attempt of part 2: 500; of part 3: 503 SlowDown; of part 4: the
     // connection is reset half-way through the body; completion: 500 once.
     let proxy = Proxy::start(
@@ -41,7 +41,7 @@ fn upload_and_download_survive_5xx_slowdown_and_resets() {
             }
         }),
     );
-    let url = format!("s3://{}/flaky/landed.bin", bucket("faults"));
+    let url = format!("{}flaky/landed.bin", s3_prefix("faults"));
     let len = 5 * 5 * MIB + 777;
     let mut put = tool("s3-put", &proxy.endpoint);
     put.args([
@@ -68,7 +68,7 @@ fn upload_and_download_survive_5xx_slowdown_and_resets() {
         );
     }
     // What landed, read directly from the server, is byte-identical.
-    assert_eq!(sha256(&fetch(&url, &ep)), input_sha);
+    assert_eq!(sha256(&s3_fetch(&url, &ep)), input_sha);
 
     let mut get = tool("s3-get", &proxy.endpoint);
     get.args([
@@ -97,7 +97,7 @@ fn upload_and_download_survive_5xx_slowdown_and_resets() {
 
 #[test]
 fn a_part_that_keeps_failing_is_named_and_nothing_lands() {
-    let ep = endpoint();
+    let ep = s3_endpoint();
     let proxy = Proxy::start(
         &ep,
         Arc::new(|h, _| {
@@ -105,7 +105,7 @@ fn a_part_that_keeps_failing_is_named_and_nothing_lands() {
                 .then_some(Fault::Status(500, "InternalError"))
         }),
     );
-    let url = format!("s3://{}/doomed/part2.bin", bucket("giveup"));
+    let url = format!("{}doomed/part2.bin", s3_prefix("giveup"));
     let mut put = tool("s3-put", &proxy.endpoint);
     put.args([
         &url,
@@ -131,12 +131,12 @@ fn a_part_that_keeps_failing_is_named_and_nothing_lands() {
         .map(|(_, n)| *n)
         .sum::<u32>();
     assert_eq!(attempts, 3, "one attempt and two retries");
-    assert!(!exists(&url, &ep));
+    assert!(!s3_exists(&url, &ep));
 }
 
 #[test]
 fn a_request_that_times_out_is_retried() {
-    let ep = endpoint();
+    let ep = s3_endpoint();
     // The first attempt of part 1 and of the completion get no answer.
     let proxy = Proxy::start(
         &ep,
@@ -147,7 +147,7 @@ fn a_request_that_times_out_is_retried() {
             (attempt == 0 && (first_part || complete)).then_some(Fault::Stall(6))
         }),
     );
-    let url = format!("s3://{}/slow/landed.bin", bucket("timeout"));
+    let url = format!("{}slow/landed.bin", s3_prefix("timeout"));
     let mut put = tool("s3-put", &proxy.endpoint);
     put.args([
         &url,
@@ -161,20 +161,20 @@ fn a_request_that_times_out_is_retried() {
     let (r, input_sha) = run_generated(put, 13, 7 * MIB);
     r.ok();
     assert_eq!(proxy.injected().len(), 2, "{:?}", proxy.injected());
-    assert_eq!(sha256(&fetch(&url, &ep)), input_sha);
+    assert_eq!(sha256(&s3_fetch(&url, &ep)), input_sha);
 }
 
 #[test]
 fn server_side_encryption_is_requested_for_single_and_multipart_uploads() {
-    let ep = endpoint();
+    let ep = s3_endpoint();
     let proxy = Proxy::start(&ep, Arc::new(|_, _| None));
-    let b = bucket("sse");
+    let b = s3_prefix("sse");
     let mut put = tool("s3-put", &proxy.endpoint);
-    put.args([&format!("s3://{b}/single"), "--sse", "AES256"]);
+    put.args([&format!("{b}single"), "--sse", "AES256"]);
     run(put, b"secret backup").ok();
     let mut put = tool("s3-put", &proxy.endpoint);
     put.args([
-        &format!("s3://{b}/multi"),
+        &format!("{b}multi"),
         "--sse",
         "AES256",
         "--part-size",
@@ -201,12 +201,6 @@ fn server_side_encryption_is_requested_for_single_and_multipart_uploads() {
     assert_eq!(sse("PUT", "/multi.sha256"), aes);
     // --sse-kms-key-id without --sse aws:kms is a usage error.
     let mut put = tool("s3-put", &ep);
-    put.args([
-        &format!("s3://{b}/x"),
-        "--sse",
-        "AES256",
-        "--sse-kms-key-id",
-        "k",
-    ]);
+    put.args([&format!("{b}x"), "--sse", "AES256", "--sse-kms-key-id", "k"]);
     run(put, b"x").expect_code(Exit::Usage);
 }

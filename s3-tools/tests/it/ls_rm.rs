@@ -11,13 +11,13 @@ fn put(ep: &str, url: &str, data: &[u8]) {
 
 #[test]
 fn list_and_delete() {
-    let ep = endpoint();
-    let b = bucket("lsrm");
-    let root = format!("s3://{b}/milvus");
+    let ep = s3_endpoint();
+    let b = s3_prefix("lsrm");
+    let root = format!("{b}milvus");
     put(&ep, &format!("{root}/2026-11-23/a.zst"), b"aaaa");
     put(&ep, &format!("{root}/2026-11-24/a.zst"), b"bbbbbb");
     put(&ep, &format!("{root}/2026-11-24/b.zst"), b"cc");
-    put(&ep, &format!("s3://{b}/milvus-other/x"), b"x");
+    put(&ep, &format!("{b}milvus-other/x"), b"x");
 
     // Direct children: two prefixes, nothing else (segment-wise prefixes).
     let mut ls = tool("s3-ls", &ep);
@@ -77,7 +77,7 @@ fn list_and_delete() {
         r.stdout_text(),
         format!("{root}/2026-11-24/b.zst\n{root}/2026-11-24/b.zst.sha256\n")
     );
-    assert!(!exists(&format!("{root}/2026-11-24/b.zst"), &ep));
+    assert!(!s3_exists(&format!("{root}/2026-11-24/b.zst"), &ep));
     let mut rm = tool("s3-rm", &ep);
     rm.arg(format!("{root}/2026-11-24/b.zst"));
     run(rm, b"").expect_code(Exit::NotFound);
@@ -88,29 +88,29 @@ fn list_and_delete() {
     let r = run(rm, b"");
     r.ok();
     assert_eq!(r.stdout_text().lines().count(), 2, "{}", r.stdout_text());
-    assert!(exists(&format!("{root}/2026-11-23/a.zst"), &ep));
+    assert!(s3_exists(&format!("{root}/2026-11-23/a.zst"), &ep));
     let mut rm = tool("s3-rm", &ep);
     rm.args(["--recursive", root.as_str()]);
     let r = run(rm, b"");
     r.ok();
     assert_eq!(r.stdout_text().lines().count(), 4, "{}", r.stdout_text());
-    assert!(!exists(&format!("{root}/2026-11-23/a.zst"), &ep));
-    assert!(!exists(&format!("{root}/2026-11-24/a.zst"), &ep));
+    assert!(!s3_exists(&format!("{root}/2026-11-23/a.zst"), &ep));
+    assert!(!s3_exists(&format!("{root}/2026-11-24/a.zst"), &ep));
     assert!(
-        exists(&format!("s3://{b}/milvus-other/x"), &ep),
+        s3_exists(&format!("{b}milvus-other/x"), &ep),
         "a sibling prefix was deleted"
     );
 
     // A whole bucket is refused; a prefix without --recursive too.
-    let bucket_only = b.split('/').next().unwrap();
+    let bucket_only = b.trim_start_matches("s3://").split('/').next().unwrap();
     let mut rm = tool("s3-rm", &ep);
     rm.args(["--recursive", &format!("s3://{bucket_only}")]);
     let r = run(rm, b"");
     r.expect_code(Exit::Usage);
     assert!(r.stderr.contains("whole bucket"), "{}", r.stderr);
-    assert!(exists(&format!("s3://{b}/milvus-other/x"), &ep));
+    assert!(s3_exists(&format!("{b}milvus-other/x"), &ep));
     let mut rm = tool("s3-rm", &ep);
-    rm.arg(format!("s3://{b}/milvus-other/"));
+    rm.arg(format!("{b}milvus-other/"));
     let r = run(rm, b"");
     r.expect_code(Exit::Usage);
     assert!(r.stderr.contains("add --recursive"), "{}", r.stderr);

@@ -12,8 +12,8 @@ const OVERHEAD: u64 = 48 * MIB;
 
 #[test]
 fn round_trip_larger_than_buffers_in_bounded_memory() {
-    let ep = endpoint();
-    let url = format!("s3://{}/milvus/2026-11-24/big.bin", bucket("roundtrip"));
+    let ep = s3_endpoint();
+    let url = format!("{}milvus/2026-11-24/big.bin", s3_prefix("roundtrip"));
     let (part, conc) = (5 * MIB, 2u64);
     // Larger than part × concurrency many times over, and larger than the
     // whole memory bound, so buffering the stream could not pass.
@@ -42,7 +42,7 @@ fn round_trip_larger_than_buffers_in_bounded_memory() {
         (part * conc + OVERHEAD) / MIB
     );
     // The sidecar holds the digest in sha256sum format.
-    let side = fetch(&format!("{url}.sha256"), &ep);
+    let side = s3_fetch(&format!("{url}.sha256"), &ep);
     assert_eq!(
         String::from_utf8(side).unwrap(),
         format!("{input_sha}  big.bin\n")
@@ -79,8 +79,8 @@ fn round_trip_larger_than_buffers_in_bounded_memory() {
 
 #[test]
 fn small_stream_is_one_put_with_sha256_metadata() {
-    let ep = endpoint();
-    let url = format!("s3://{}/one/small.json", bucket("small"));
+    let ep = s3_endpoint();
+    let url = format!("{}one/small.json", s3_prefix("small"));
     let data = b"{\"hello\":\"world\"}\n";
     let mut put = tool("s3-put", &ep);
     put.args([
@@ -107,11 +107,11 @@ fn small_stream_is_one_put_with_sha256_metadata() {
 
 #[test]
 fn get_refuses_data_that_does_not_match_its_sha256() {
-    let ep = endpoint();
-    let b = bucket("tamper");
+    let ep = s3_endpoint();
+    let b = s3_prefix("tamper");
     // Single-part object: the digest is in the metadata. Replace the bytes
     // but keep the old digest, as silent corruption would.
-    let url = format!("s3://{b}/single.bin");
+    let url = format!("{b}single.bin");
     let data = Gen::bytes(1, 1000);
     run(
         {
@@ -124,7 +124,7 @@ fn get_refuses_data_that_does_not_match_its_sha256() {
     .ok();
     let mut bad = data.clone();
     bad[500] ^= 1;
-    plant(&url, &ep, &bad, &[("sha256", &sha256(&data))]);
+    s3_plant(&url, &ep, &bad, &[("sha256", &sha256(&data))]);
     let mut get = tool("s3-get", &ep);
     get.arg(&url);
     let g = run(get, b"");
@@ -139,12 +139,12 @@ fn get_refuses_data_that_does_not_match_its_sha256() {
     );
 
     // Multipart object: the digest is in the sidecar; tamper with that.
-    let url = format!("s3://{b}/multi.bin");
+    let url = format!("{b}multi.bin");
     let mut put = tool("s3-put", &ep);
     put.args([&url, "--part-size", "5MiB"]);
     let (r, _) = run_generated(put, 2, 6 * MIB);
     r.ok();
-    plant(
+    s3_plant(
         &format!("{url}.sha256"),
         &ep,
         format!("{}  multi.bin\n", "0".repeat(64)).as_bytes(),
@@ -179,9 +179,9 @@ fn get_refuses_data_that_does_not_match_its_sha256() {
 
 #[test]
 fn if_none_match_never_overwrites() {
-    let ep = endpoint();
-    let b = bucket("ifnone");
-    let url = format!("s3://{b}/immutable.bin");
+    let ep = s3_endpoint();
+    let b = s3_prefix("ifnone");
+    let url = format!("{b}immutable.bin");
     let put = |extra: &[&str]| {
         let mut c = tool("s3-put", &ep);
         c.arg(&url).args(extra);
@@ -198,11 +198,11 @@ fn if_none_match_never_overwrites() {
         11 * MIB,
     );
     r.expect_code(Exit::Refused);
-    assert_eq!(fetch(&url, &ep), b"first");
+    assert_eq!(s3_fetch(&url, &ep), b"first");
 
     // The race: the key appears while a multipart upload is streaming. The
     // conditional completion (If-None-Match: *) must refuse it.
-    let url2 = format!("s3://{b}/raced.bin");
+    let url2 = format!("{b}raced.bin");
     let mut c = tool("s3-put", &ep);
     c.args([&url2, "--if-none-match", "--part-size", "5MiB"]);
     let (tx, rx) = std::sync::mpsc::channel::<()>();
@@ -223,23 +223,23 @@ fn if_none_match_never_overwrites() {
     tx.send(()).unwrap();
     let r = running.wait();
     r.expect_code(Exit::Refused);
-    assert_eq!(fetch(&url2, &ep), b"the other writer won");
+    assert_eq!(s3_fetch(&url2, &ep), b"the other writer won");
 }
 
 #[test]
 fn empty_input_writes_nothing() {
-    let ep = endpoint();
-    let url = format!("s3://{}/empty.bin", bucket("empty"));
+    let ep = s3_endpoint();
+    let url = format!("{}empty.bin", s3_prefix("empty"));
     let mut put = tool("s3-put", &ep);
     put.arg(&url);
     let r = run(put, b"");
     r.expect_code(Exit::Empty);
     assert!(r.stderr.contains("empty"), "{}", r.stderr);
-    assert!(!exists(&url, &ep));
+    assert!(!s3_exists(&url, &ep));
     let mut put = tool("s3-put", &ep);
     put.args([&url, "--allow-empty"]);
     run(put, b"").ok();
-    assert!(exists(&url, &ep));
+    assert!(s3_exists(&url, &ep));
     let mut get = tool("s3-get", &ep);
     get.arg(&url);
     let g = run(get, b"");
@@ -271,17 +271,17 @@ pub fn stalled_upload(url: &str, ep: &str) -> Running {
 
 #[test]
 fn sigint_or_sigterm_mid_stream_aborts_and_leaves_no_object() {
-    let ep = endpoint();
-    let b = bucket("sigint");
+    let ep = s3_endpoint();
+    let b = s3_prefix("sigint");
     for (sig, code) in [("INT", Exit::Interrupted), ("TERM", Exit::Terminated)] {
-        let url = format!("s3://{b}/interrupted-{sig}.bin");
+        let url = format!("{b}interrupted-{sig}.bin");
         let running = stalled_upload(&url, &ep);
         running.signal(sig);
         let r = running.wait();
         r.expect_code(code);
         assert!(r.stderr.contains("aborted"), "{}", r.stderr);
-        assert!(!exists(&url, &ep), "{url} exists after SIG{sig}");
-        assert!(!exists(&format!("{url}.sha256"), &ep));
+        assert!(!s3_exists(&url, &ep), "{url} exists after SIG{sig}");
+        assert!(!s3_exists(&format!("{url}.sha256"), &ep));
     }
 }
 
@@ -290,8 +290,8 @@ fn ctrl_c_on_the_whole_pipeline_leaves_no_object() {
     // Ctrl-C signals every process of the foreground pipeline: the producer
     // dies (its pipe reads as EOF) while s3-put gets SIGINT. The EOF must not
     // complete the upload.
-    let ep = endpoint();
-    let url = format!("s3://{}/pipeline.bin", bucket("ctrlc"));
+    let ep = s3_endpoint();
+    let url = format!("{}pipeline.bin", s3_prefix("ctrlc"));
     let dir = tempfile::tempdir().unwrap();
     let flag = dir.path().join("producer-wrote-12MiB");
     // The flag appears once s3-put has read (nearly) 12 MiB: it is mid-upload.
@@ -316,15 +316,15 @@ fn ctrl_c_on_the_whole_pipeline_leaves_no_object() {
     let r = running.wait();
     assert_ne!(r.code(), 0, "{}", r.stderr);
     assert!(r.stderr.contains("interrupted by SIGINT"), "{}", r.stderr);
-    assert!(!exists(&url, &ep), "{url} exists after Ctrl-C");
+    assert!(!s3_exists(&url, &ep), "{url} exists after Ctrl-C");
 }
 
 /// A reader that stops early (`s3-get … | head`) ends the download quietly
 /// with 141, as a shell reports a producer whose reader went away.
 #[test]
 fn a_reader_that_goes_away_ends_the_download_with_141() {
-    let ep = endpoint();
-    let url = format!("s3://{}/head/big.bin", bucket("head"));
+    let ep = s3_endpoint();
+    let url = format!("{}head/big.bin", s3_prefix("head"));
     let data = vec![7u8; 4 * MIB as usize];
     let mut put = tool("s3-put", &ep);
     put.arg(&url);

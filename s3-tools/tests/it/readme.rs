@@ -5,7 +5,7 @@ use crate::util::*;
 
 #[test]
 fn readme_examples_run() {
-    let ep = endpoint();
+    let ep = s3_endpoint();
     let readme = include_str!("../../README.md");
     let start = readme.find("<!-- examples:start -->").unwrap();
     let end = readme.find("<!-- examples:end -->").unwrap();
@@ -16,9 +16,9 @@ fn readme_examples_run() {
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let tmp = dir.path().display().to_string();
-    let b = bucket("readme");
+    let b = s3_prefix("readme");
     let script = block
-        .replace("s3://backups/", &format!("s3://{b}/"))
+        .replace("s3://backups/", &b)
         // Also turns file:///tmp/ into file://TMP/.
         .replace("/tmp/", &format!("{tmp}/"));
     let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_s3-put"))
@@ -37,12 +37,12 @@ fn readme_examples_run() {
     r.ok();
     let out = r.stdout_text();
     for want in [
-        format!("\"url\":\"s3://{b}/milvus/2026-11-24/numbers.gz\""),
+        format!("\"url\":\"{b}milvus/2026-11-24/numbers.gz\""),
         "refused: 4".to_string(),
         "200000\n".to_string(),
         "1\n2\n3\n".to_string(),
         "1000\n".to_string(),
-        format!("PRE  s3://{b}/milvus/2026-11-24/"),
+        format!("PRE  {b}milvus/2026-11-24/"),
     ] {
         assert!(
             out.contains(&want),
