@@ -89,7 +89,10 @@ impl From<locations::Error> for Problem {
     fn from(e: locations::Error) -> Self {
         let kind = match e.kind {
             locations::Kind::Corrupt => Kind::Corrupt,
-            locations::Kind::Incomplete | locations::Kind::Usage => Kind::Incomplete,
+            // To an alert, a backup that is not there is one that is not complete.
+            locations::Kind::Incomplete | locations::Kind::NotFound | locations::Kind::Usage => {
+                Kind::Incomplete
+            }
             locations::Kind::Unreachable => Kind::Unreachable,
         };
         Problem::new(kind, e.what, e.message)

@@ -9,6 +9,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Why a location could not be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// Nothing is at the location given: no such file or directory, and no
+    /// object under the URL or its prefix.
+    NotFound,
     /// Something is missing: no manifest, a listed part absent, a stream cut
     /// before its trailer or footer.
     Incomplete,

@@ -30,7 +30,7 @@ use record_stream::manifest::Part;
 
 use crate::blob::{Blob, Digest};
 use crate::content::{sniff, Decoder, Layout, Sniffed};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::location::{resolve, Target};
 use crate::set;
 use crate::spool::Spool;
@@ -197,7 +197,17 @@ pub async fn open(
                 .map_err(|e| Error::unreachable(location, e))?
         }
         Target::Dir(dir) => {
-            let manifest = set::read_manifest(&dir).await?;
+            let manifest = match set::read_manifest(&dir).await {
+                // An empty prefix is a mistyped URL, not a set that did not finish.
+                Err(e) if e.kind == Kind::Incomplete && dir.files().await?.is_empty() => {
+                    return Err(Error::new(
+                        Kind::NotFound,
+                        location,
+                        "no such object, and no backup set under this prefix",
+                    ))
+                }
+                manifest => manifest?,
+            };
             let entry = set::pick(&manifest, pick, &dir.url(""))?.clone();
             // A part missing or of the wrong size is found before anything
             // is loaded; its checksum when it is read.

@@ -66,6 +66,13 @@ pub async fn resolve(text: &str, config: &StoreConfig) -> Result<Target> {
     }
     let location = match place(text)? {
         Place::Local(path) if path.is_dir() => return Ok(Target::Dir(Dir::Local(path))),
+        Place::Local(path) if !path.exists() => {
+            return Err(Error::new(
+                Kind::NotFound,
+                text,
+                "no such file or directory",
+            ))
+        }
         Place::Local(path) => return Ok(Target::Stream(Blob::Local(path))),
         Place::Remote(location) => location,
     };

@@ -172,6 +172,7 @@ fn for_cause(cause: &(dyn std::error::Error + 'static)) -> Option<Exit> {
     }
     if let Some(e) = cause.downcast_ref::<locations::Error>() {
         return Some(match e.kind {
+            locations::Kind::NotFound => Exit::NotFound,
             locations::Kind::Corrupt => Exit::Corrupt,
             locations::Kind::Incomplete => Exit::Incomplete,
             locations::Kind::Unreachable => Exit::Unreachable,

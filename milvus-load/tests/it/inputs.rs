@@ -360,6 +360,32 @@ fn a_corrupt_part_in_s3_is_never_inserted() {
     assert_eq!(count(server, &name), "30");
 }
 
+/// A location with nothing there (a mistyped path or URL) is "not found",
+/// exit 3, as the scripts document; nothing is created. A prefix that holds
+/// files but no manifest stays "incomplete" (a dump that did not finish).
+#[test]
+fn a_location_with_nothing_there_is_not_found() {
+    let server = Server::Lite3;
+    let copy = unique_name("nothing_there");
+    let empty_prefix = s3_prefix("nothing-there");
+    for location in ["/nonexistent/backup.jsonl", &empty_prefix] {
+        let mut cmd = load(server);
+        let out = run(with_s3(&mut cmd).args(["-c", &copy, location]));
+        assert_eq!(
+            out.status.code(),
+            Some(Exit::NotFound.code().into()),
+            "{}",
+            describe(&cmd, &out)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(location),
+            "{}",
+            describe(&cmd, &out)
+        );
+    }
+    assert_eq!(count(server, &copy), "missing");
+}
+
 #[test]
 fn a_dump_to_s3_killed_mid_set_resumes_from_the_store() {
     let server = Server::Lite25;
