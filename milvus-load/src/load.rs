@@ -29,8 +29,11 @@ use record_stream::to_milvus::insert_columns;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::import::{self, ImportWhen, ToImport};
 use crate::insert::{send_all, Prepared, SendOptions};
-use crate::plan::{self, Action, Choices, Plan, Source, TargetServer, ALLOW_INSERT_AUTO_ID};
+use crate::plan::{
+    self, Action, Choices, Plan, RowsVia, Source, TargetServer, ALLOW_INSERT_AUTO_ID,
+};
 use crate::schema::{create_request, index_params, ServerCaps};
 use locations::input::{self, Input, Unit};
 use locations::Spool;
@@ -101,6 +104,11 @@ pub struct LoadOptions {
     /// `--max-rows-per-second` / `--max-bytes-per-second`, shared by every
     /// connection (`None`: no limit).
     pub pacer: Option<Arc<Pacer>>,
+    /// `--import[=auto]`: the server reads the set's parts (Import).
+    pub import: Option<ImportWhen>,
+    /// `--import-root`: what to strip from the set's location to get the
+    /// paths the server reads.
+    pub import_root: Option<String>,
 }
 
 impl LoadOptions {
@@ -111,6 +119,7 @@ impl LoadOptions {
             resume: self.resume,
             new_ids: self.new_ids,
             index_fallback: self.index_fallback.clone(),
+            import: self.import,
         }
     }
 }
@@ -186,10 +195,13 @@ pub struct Summary {
     pub rows: u64,
     /// Seconds, end to end.
     pub seconds: f64,
-    /// Seconds of the insert phase (reading, encoding, inserting).
+    /// Seconds of the phase that puts the rows in (reading, encoding and
+    /// inserting them, or the server importing them).
     pub insert_seconds: f64,
-    /// Rows per second of the insert phase.
+    /// Rows per second of that phase.
     pub rows_per_s: f64,
+    /// How the rows got in: `insert` or `import`.
+    pub rows_via: RowsVia,
     /// Insert batches sent.
     pub batches: u64,
     /// Rows per batch.
@@ -518,6 +530,7 @@ pub async fn run(
         exists,
         marks,
         caps: ServerCaps::for_version(client.server_version().await?.as_deref()),
+        has_import: options.import.is_some() && client.has_import().await?,
     };
     let source = Source {
         spec,
@@ -525,6 +538,9 @@ pub async fn run(
         // A load of a set marks the collection it creates until it
         // completes; --resume continues only into one carrying this mark.
         set_mark: (!input.parts.is_empty()).then(|| load_mark(client.db(), &target, &input.parts)),
+        import_blocker: options
+            .import
+            .and_then(|_| import::format_blocker(&input.parts)),
     };
     let plan = plan::plan(&target, source, &server, &options.choices())?;
     let estimated_row_bytes = estimated_row_bytes(&plan.send);
@@ -606,20 +622,29 @@ async fn execute(
         create_target(client, &mut plan, underway).await?;
     }
     let input_rows = input.rows;
-    let to_insert = if plan.action == Action::Resume {
-        parts_to_insert(client, &plan, input.units, &input.parts, options).await?
-    } else {
-        ToInsert {
-            units: input.units,
-            present: Vec::new(),
-            rows: input.rows,
+    let (inserted, rows_to_insert) = match plan.rows_via {
+        RowsVia::Insert => {
+            insert_input(client, connect, &plan, input, batching, options, underway).await?
         }
+        RowsVia::Import => match import_input(client, &plan, &input.parts, options, underway).await
+        {
+            Ok(imported) => imported,
+            Err(failure)
+                if failure.persisted_rows == 0 && options.import == Some(ImportWhen::Auto) =>
+            {
+                plan.warnings.push(format!(
+                    "not imported ({:#}); inserted instead",
+                    failure.error
+                ));
+                plan.rows_via = RowsVia::Insert;
+                insert_input(client, connect, &plan, input, batching, options, underway).await?
+            }
+            Err(failure) => {
+                let why = "the server did not import the set";
+                return Err(stopped(client, &plan, failure.error, true, why, underway).await);
+            }
+        },
     };
-    let rows_to_insert = to_insert.rows;
-    let inserted = insert(
-        client, connect, &plan, to_insert, batching, options, underway,
-    )
-    .await?;
     check_rows(
         client,
         &plan,
@@ -637,6 +662,7 @@ async fn execute(
         seconds: 0.0, // set by the caller, who started the clock
         insert_seconds: inserted.seconds,
         rows_per_s: inserted.rows as f64 / inserted.seconds.max(1e-9),
+        rows_via: plan.rows_via,
         batches: inserted.produced.batches,
         batch_rows: inserted.produced.batch_rows,
         mode: plan.action.name().into(),
@@ -646,6 +672,110 @@ async fn execute(
         warnings: plan.warnings,
         throttle: options.pacer.as_ref().map(|p| p.report()),
     })
+}
+
+/// Inserts the input's rows (for `--resume`, those not in yet); returns
+/// what was inserted and how many rows were to be.
+async fn insert_input(
+    client: &Milvus,
+    connect: &ConnectOptions,
+    plan: &Plan,
+    input: Input,
+    batching: Batching,
+    options: &LoadOptions,
+    underway: &Underway,
+) -> Result<(Inserted, Option<u64>)> {
+    let to_insert = if plan.action == Action::Resume {
+        parts_to_insert(client, plan, input.units, &input.parts, options).await?
+    } else {
+        ToInsert {
+            units: input.units,
+            present: Vec::new(),
+            rows: input.rows,
+        }
+    };
+    let rows = to_insert.rows;
+    let inserted = insert(
+        client, connect, plan, to_insert, batching, options, underway,
+    )
+    .await?;
+    Ok((inserted, rows))
+}
+
+/// Has the server import the set's parts (for `--resume`, those no import
+/// task of the interrupted load persisted).
+async fn import_input(
+    client: &Milvus,
+    plan: &Plan,
+    parts: &[Part],
+    options: &LoadOptions,
+    underway: &Underway,
+) -> std::result::Result<(Inserted, Option<u64>), import::ImportFailure> {
+    let fail = |error| import::ImportFailure {
+        error,
+        persisted_rows: 0,
+    };
+    let files = import::server_paths(&options.location, parts, options.import_root.as_deref())
+        .map_err(fail)?;
+    let parts: Vec<(Part, String)> = parts.iter().cloned().zip(files).collect();
+    let to_import = if plan.action == Action::Resume {
+        import::still_to_import(client, &plan.load_into, parts, options.wait)
+            .await
+            .map_err(fail)?
+    } else {
+        ToImport {
+            rows: parts.iter().map(|(part, _)| part.rows).sum(),
+            parts,
+        }
+    };
+    let rows = to_import.rows;
+    let started = Instant::now();
+    let imported = import::import_parts(
+        client,
+        &plan.load_into,
+        to_import,
+        options.concurrency,
+        options.wait,
+        options.progress,
+        underway.committed.clone(),
+    )
+    .await?;
+    let inserted = Inserted {
+        rows: imported,
+        seconds: started.elapsed().as_secs_f64(),
+        produced: Produced::default(),
+    };
+    Ok((inserted, Some(rows)))
+}
+
+/// The error of a load that stopped midway, saying what is left where. When
+/// the input is to blame, what this load created cannot become a restore,
+/// and is not left behind as if it were one: it is dropped again.
+async fn stopped(
+    client: &Milvus,
+    plan: &Plan,
+    error: anyhow::Error,
+    input_to_blame: bool,
+    why: &str,
+    underway: &Underway,
+) -> anyhow::Error {
+    let load_into = &plan.load_into;
+    if input_to_blame && plan.action.creates() {
+        if let Some(mark) = &plan.mark {
+            let _ = client.drop_alias(mark).await;
+        }
+        let outcome = match client.drop_collection(load_into).await {
+            Ok(()) => format!("{load_into:?}, created by this load, is dropped again"),
+            Err(e) => format!(
+                "{load_into:?}, created by this load, could not be dropped ({e:#}): drop it"
+            ),
+        };
+        let committed = underway.committed.load(Ordering::Relaxed);
+        return error.context(format!(
+            "load stopped after {committed} rows: {outcome}; {why}"
+        ));
+    }
+    error.context(format!("load stopped: {}", underway.describe()))
 }
 
 impl Plan {
@@ -836,25 +966,8 @@ async fn insert(
                 pipes_cli::exit::for_error(&failure.error),
                 Exit::Corrupt | Exit::Incomplete
             );
-            if bad_input && plan.action.creates() {
-                // The input is to blame: what this load created cannot
-                // become a restore, and is not left behind as if it were one.
-                if let Some(mark) = &plan.mark {
-                    let _ = client.drop_alias(mark).await;
-                }
-                let dropped = client.drop_collection(load_into).await;
-                let outcome = match &dropped {
-                    Ok(()) => format!("{load_into:?}, created by this load, is dropped again"),
-                    Err(e) => format!("{load_into:?}, created by this load, could not be dropped ({e:#}): drop it"),
-                };
-                return Err(failure.error.context(format!(
-                    "load stopped after {} rows: {outcome}; the input is bad",
-                    failure.committed
-                )));
-            }
-            Err(failure
-                .error
-                .context(format!("load stopped: {}", underway.describe())))
+            let why = "the input is bad";
+            Err(stopped(client, plan, failure.error, bad_input, why, underway).await)
         }
     }
 }

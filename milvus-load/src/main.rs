@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use locations::Spool;
+use milvus_load::import::ImportWhen;
 use milvus_load::load::{self, IfExists, LoadOptions};
 use pipes_cli::milvus::ConnectArgs;
 use pipes_cli::units::parse_size;
@@ -91,10 +92,32 @@ struct Args {
     #[arg(long)]
     verify_first: bool,
 
+    /// Restore through Milvus's Import: the server's data nodes read the
+    /// set's Parquet parts from its own storage (its bucket, or a
+    /// standalone's local storage directory), no row passes through this
+    /// process. Refused, before anything is created, where the server has
+    /// no Import or the set cannot be imported (JSONL parts, a stream, rows
+    /// of several partitions in one part, an auto-id key, upsert); with
+    /// `auto`, the rows are inserted instead, and the summary says why.
+    /// Each part's row count is checked; checksums are proven only with
+    /// --verify-first (or into an existing collection), since the server,
+    /// not this process, reads the bytes.
+    #[arg(long, value_name = "WHEN", num_args = 0..=1, require_equals = true,
+          default_missing_value = "always", value_enum)]
+    import: Option<ImportWhen>,
+
+    /// What to strip from the set's location to get the paths the server
+    /// reads. Default: the bucket for a URL (s3://BUCKET/, the server's
+    /// paths are keys in its bucket), nothing for a local path (made
+    /// absolute: a standalone with local storage reads absolute paths).
+    #[arg(long, value_name = "PREFIX", requires = "import")]
+    import_root: Option<String>,
+
     #[command(flatten, next_help_heading = "Load on the server")]
     throttle: pipes_cli::milvus::ThrottleArgs,
 
-    /// Insert requests in flight, each on its own connection.
+    /// Insert requests in flight, each on its own connection (with
+    /// --import: import tasks in flight).
     #[arg(long, value_name = "N", default_value_t = 2,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
@@ -186,7 +209,18 @@ fn main() -> ExitCode {
         progress: !args.quiet,
         wait: Duration::from_secs(args.wait),
         pacer: args.throttle.pacer(),
+        import: args.import,
+        import_root: args.import_root,
     };
+    if options.import == Some(ImportWhen::Always)
+        && (options.pacer.is_some() || options.batch_bytes.is_some())
+    {
+        eprintln!(
+            "milvus-load: --max-rows-per-second, --max-bytes-per-second and --batch-bytes shape \
+             inserts; with --import the server reads the rows (--import=auto keeps them for a fallback)"
+        );
+        return Exit::Usage.into();
+    }
     let runtime = match pipes_cli::runtime::runtime() {
         Ok(r) => r,
         Err(e) => {

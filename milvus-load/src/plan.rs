@@ -10,6 +10,7 @@ use record_stream::header::{CollectionSpec, FieldSpec, Scope};
 use record_stream::layout;
 use serde::Serialize;
 
+use crate::import::ImportWhen;
 use crate::load::IfExists;
 use crate::schema::{fill_missing_params, ServerCaps};
 
@@ -50,6 +51,16 @@ impl Action {
     }
 }
 
+/// How the rows reach the collection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowsVia {
+    /// Read by this process and sent in insert (or upsert) requests.
+    Insert,
+    /// Read by the server's data nodes from its own storage (Import).
+    Import,
+}
+
 /// What the target server holds and can hold, as far as a plan needs.
 #[derive(Clone, Debug)]
 pub struct TargetServer {
@@ -59,6 +70,8 @@ pub struct TargetServer {
     pub marks: Vec<String>,
     /// What the server supports.
     pub caps: ServerCaps,
+    /// Whether it has Import (asked only when `--import` is given).
+    pub has_import: bool,
 }
 
 /// The input, as a plan needs it.
@@ -71,6 +84,9 @@ pub struct Source {
     pub scope: Scope,
     /// For a backup set: the mark a load of it puts on what it creates.
     pub set_mark: Option<String>,
+    /// Why the input's files cannot be handed to Import as they are (a
+    /// stream, JSONL parts), if they cannot.
+    pub import_blocker: Option<String>,
 }
 
 /// The operator's choices a plan depends on.
@@ -84,6 +100,8 @@ pub struct Choices {
     pub new_ids: bool,
     /// `--index-fallback`.
     pub index_fallback: Option<String>,
+    /// `--import[=auto]`.
+    pub import: Option<ImportWhen>,
 }
 
 /// A load, decided.
@@ -108,6 +126,8 @@ pub struct Plan {
     pub skip: Vec<String>,
     /// Partitions created besides `_default`.
     pub partitions: Vec<String>,
+    /// How the rows get in.
+    pub rows_via: RowsVia,
     /// The mark put on the created collection while the load runs.
     #[serde(skip)]
     pub mark: Option<String>,
@@ -134,6 +154,7 @@ pub fn plan(
         mut spec,
         scope,
         set_mark,
+        import_blocker,
     } = source;
     let action = match (server.exists, options.if_exists) {
         (false, _) => Action::Create,
@@ -197,6 +218,22 @@ pub fn plan(
             "partitions {partitions:?} are recreated, but this stream does not record which partition a row was in: every row goes to _default"
         ));
     }
+    let import_blocker = import_blocker.or_else(|| {
+        import_blocker_of_load(action, &scope, &partitions, &skip, keep_auto_ids, server)
+    });
+    let rows_via = match (options.import, import_blocker) {
+        (None, _) => RowsVia::Insert,
+        (Some(_), None) => RowsVia::Import,
+        (Some(ImportWhen::Always), Some(why)) => {
+            return Err(Exit::Refused.because(anyhow!(
+                "--import: {why}; nothing created (--import=auto inserts instead)"
+            )))
+        }
+        (Some(ImportWhen::Auto), Some(why)) => {
+            warnings.push(format!("not imported: {why}; inserting instead"));
+            RowsVia::Insert
+        }
+    };
     Ok(Plan {
         action,
         target: target.to_string(),
@@ -205,10 +242,50 @@ pub fn plan(
         send,
         skip,
         partitions,
+        rows_via,
         mark: set_mark.filter(|_| creating || action == Action::Resume),
         allow_ids_for_the_load,
         warnings,
     })
+}
+
+/// Why this load cannot go through Import, if it cannot: what the server
+/// lacks, or what the importer would have to do that only inserts can.
+fn import_blocker_of_load(
+    action: Action,
+    scope: &Scope,
+    partitions: &[String],
+    skip: &[String],
+    keep_auto_ids: bool,
+    server: &TargetServer,
+) -> Option<String> {
+    if !server.has_import {
+        return Some(format!(
+            "the target server ({}) has no Import",
+            server.caps.name
+        ));
+    }
+    if action == Action::Upsert {
+        return Some("Import only adds rows; --if-exists upsert replaces them".into());
+    }
+    if scope.row_partitions && !partitions.is_empty() {
+        return Some(format!(
+            "the parts mix the rows of partitions {partitions:?} (the $partition column), \
+             and Import puts a whole file into one partition"
+        ));
+    }
+    if keep_auto_ids {
+        return Some(
+            "the primary key is auto-id: Import would assign new keys and cannot keep the dumped ones"
+                .into(),
+        );
+    }
+    if !skip.is_empty() {
+        return Some(format!(
+            "fields {skip:?} are not restored, and Import reads every column of a file"
+        ));
+    }
+    None
 }
 
 /// `--resume` continues only into a collection carrying this set's mark,
@@ -276,6 +353,7 @@ mod tests {
             spec: spec(),
             scope: Scope::default(),
             set_mark: Some("mark".into()),
+            import_blocker: None,
         }
     }
 
@@ -284,6 +362,7 @@ mod tests {
             exists,
             marks: Vec::new(),
             caps: ServerCaps::for_version(Some(version)),
+            has_import: version == "v2.3.5",
         }
     }
 
@@ -404,5 +483,95 @@ mod tests {
         let plan = plan("docs", auto_id, &server(false, "v2.3.5"), &new_ids).unwrap();
         assert_eq!(plan.skip, ["id"]);
         assert!(!plan.allow_ids_for_the_load);
+    }
+
+    #[test]
+    fn import_is_planned_only_where_the_server_and_the_set_allow_it() {
+        let import = |when| Choices {
+            import: Some(when),
+            ..Choices::default()
+        };
+        let mut plain = source();
+        plain.spec.partitions = vec!["_default".into()];
+        let imported = plan(
+            "docs",
+            plain.clone(),
+            &server(false, "v2.3.5"),
+            &import(ImportWhen::Always),
+        )
+        .unwrap();
+        assert_eq!(imported.rows_via, RowsVia::Import);
+        let inserted = plan(
+            "docs",
+            plain.clone(),
+            &server(false, "v2.3.5"),
+            &Choices::default(),
+        )
+        .unwrap();
+        assert_eq!(inserted.rows_via, RowsVia::Insert);
+
+        // Refused with --import, inserted with a warning with --import=auto.
+        let mut jsonl = plain.clone();
+        jsonl.import_blocker = Some("its parts are JSONL".into());
+        let mut mixed = source();
+        mixed.scope.row_partitions = true;
+        let mut auto_id = plain.clone();
+        auto_id.spec.fields[0].auto_id = true;
+        let upsert = Choices {
+            if_exists: IfExists::Upsert,
+            ..import(ImportWhen::Always)
+        };
+        let cases = [
+            (
+                plain.clone(),
+                server(false, "v2.6.0"),
+                import(ImportWhen::Always),
+                "has no Import",
+            ),
+            (
+                jsonl,
+                server(false, "v2.3.5"),
+                import(ImportWhen::Always),
+                "JSONL",
+            ),
+            (
+                mixed,
+                server(false, "v2.3.5"),
+                import(ImportWhen::Always),
+                "$partition",
+            ),
+            (
+                auto_id,
+                server(false, "v2.3.5"),
+                Choices {
+                    new_ids: true,
+                    ..import(ImportWhen::Always)
+                },
+                "\"id\"",
+            ),
+            (plain, server(true, "v2.3.5"), upsert, "upsert"),
+        ];
+        for (source, target, choices, said) in cases {
+            let (exit, why) = refusal(plan("docs", source.clone(), &target, &choices));
+            assert_eq!(exit, Exit::Refused, "{why}");
+            assert!(
+                why.contains(said) && why.contains("nothing created"),
+                "{why}"
+            );
+            let auto = Choices {
+                import: Some(ImportWhen::Auto),
+                ..choices
+            };
+            let fallback = plan("docs", source, &target, &auto).unwrap();
+            assert_eq!(fallback.rows_via, RowsVia::Insert);
+            assert!(
+                fallback
+                    .warnings
+                    .iter()
+                    .any(|w| w.contains(said) && w.contains("inserting instead")),
+                "{:?}",
+                fallback.warnings
+            );
+        }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod error;
+pub mod import;
 pub mod insert_batch;
 pub mod pace;
 pub mod retry;

@@ -88,7 +88,8 @@ start_lite3() {
 # fixed, so one instance per machine.
 # start_milvus235 [--auth] [--max-request BYTES]: --auth turns authorization
 # on; the root user's token (root:Milvus, the server's default) is then in
-# MP_TEST_MILVUS235_TOKEN. --max-request lowers the largest request its proxy
+# MP_TEST_MILVUS235_TOKEN; its storage directory (which its Import reads) is
+# MP_TEST_MILVUS235_STORAGE. --max-request lowers the largest request its proxy
 # accepts (64 MiB by default), so a test can meet that refusal with little data.
 start_milvus235() {
     local data args=() opt
@@ -118,6 +119,9 @@ start_milvus235() {
     fi
     data="$(mp_run_dir)/milvus235-data"
     mkdir -p "$data"
+    # Its local storage (localStorage.path): where its Import reads files,
+    # by absolute path.
+    export MP_TEST_MILVUS235_STORAGE="$data/data"
     for opt in etcd-port root-coord-port proxy-internal-port query-coord-port query-node-port \
         index-coord-port index-node-port data-coord-port data-node-port; do
         args+=("--$opt" "$(free_port)")

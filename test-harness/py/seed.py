@@ -38,8 +38,9 @@ SPECIAL_FLOATS = [float("nan"), float("inf"), float("-inf"), -0.0, 1e-45, 3.4028
 def float_value(i, caps=()):
     if i % 17 < len(SPECIAL_FLOATS):
         v = SPECIAL_FLOATS[i % 17]
-        # BulkWriter's Parquet (through pandas) turns NaN into null.
-        return 0.5 if "bulk" in caps and v != v else v
+        # BulkWriter's Parquet (through pandas) turns NaN into null, and
+        # Milvus's Import refuses NaN and infinities.
+        return 0.5 if "bulk" in caps and not math.isfinite(v) else v
     return (i * 0.1) - 3.3
 
 
@@ -238,8 +239,8 @@ def cmd_bulk_files(args):
 
 
 def caps_of(args):
-    """The server's types; --bulk-compatible drops what BulkWriter refuses (JSON
-    scalars, empty sparse vectors, NaN)."""
+    """The server's types; --bulk-compatible drops what BulkWriter or Milvus's
+    Import refuses (JSON scalars, empty sparse vectors, NaN and infinities)."""
     caps = set(CAPS[args.server])
     if args.bulk_compatible:
         caps.discard("json_scalars")

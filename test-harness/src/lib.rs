@@ -36,6 +36,12 @@ impl Server {
         }
     }
 
+    /// Milvus 2.3.5's storage directory (its `localStorage.path`): the
+    /// files its Import reads must be under it, named by absolute path.
+    pub fn milvus235_storage() -> PathBuf {
+        PathBuf::from(required("MP_TEST_MILVUS235_STORAGE"))
+    }
+
     /// The server's URI, from the environment `scripts/test.sh` sets.
     pub fn uri(self) -> String {
         let var = match self {

@@ -13,6 +13,7 @@ use test_harness::{
 };
 
 mod auth;
+mod import;
 mod inputs;
 mod signals;
 

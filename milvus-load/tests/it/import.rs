@@ -1,0 +1,195 @@
+//! `--import`: a set restored through Milvus 2.3.5's Import (its data nodes
+//! read the Parquet parts from its local storage) equals the source value
+//! for value; what the server cannot read or import is refused with the
+//! reason, and nothing is left behind.
+
+use pipes_cli::Exit;
+use std::path::Path;
+use std::process::Command;
+
+use test_harness::{compare_copy, describe, run, run_ok, seed, unique_name, Server};
+
+use super::{count, dump, load};
+
+/// A Parquet set of `name` in `dir`, `rows_per_part` rows per part.
+fn parquet_set(server: Server, name: &str, dir: &Path, rows_per_part: &str) {
+    run_ok(
+        dump(server)
+            .args([
+                "-c",
+                name,
+                "--format",
+                "parquet",
+                "--part-rows",
+                rows_per_part,
+                "--out-dir",
+            ])
+            .arg(dir),
+    );
+}
+
+/// The JSON summary a load prints last on stderr.
+fn summary(out: &std::process::Output) -> serde_json::Value {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("no summary ({e}): {stderr}"))
+}
+
+/// Runs `cmd`, expecting `exit` and `said` on stderr.
+fn expect(cmd: &mut Command, exit: Exit, said: &str) {
+    let out = run(cmd);
+    assert_eq!(
+        out.status.code(),
+        Some(exit.code().into()),
+        "{}",
+        describe(cmd, &out)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stderr.contains(said), "{}", describe(cmd, &out));
+}
+
+/// A directory under Milvus 2.3.5's storage, removed when dropped.
+fn in_server_storage(name: &str) -> tempfile::TempDir {
+    let storage = Server::milvus235_storage();
+    std::fs::create_dir_all(&storage).unwrap();
+    tempfile::Builder::new()
+        .prefix(name)
+        .tempdir_in(storage)
+        .unwrap()
+}
+
+#[test]
+fn a_set_restored_through_import_equals_the_source() {
+    let server = Server::Milvus235;
+    let name = unique_name("imported");
+    // Every type 2.3.5 has, a dynamic field, arrays and JSON; finite floats
+    // only (its importer refuses NaN and infinities, see below).
+    seed(
+        server,
+        "types",
+        &name,
+        &["--rows", "60", "--bulk-compatible"],
+    );
+    let set = in_server_storage(&name);
+    parquet_set(server, &name, set.path(), "25");
+    let copy = format!("{name}_copy");
+    let out = run_ok(load(server).args(["-c", &copy, "--import"]).arg(set.path()));
+    let summary = summary(&out);
+    assert_eq!(summary["rows_via"], "import", "{summary}");
+    assert_eq!(summary["rows"], 60, "{summary}");
+    assert_eq!(
+        summary["batches"], 0,
+        "no row went through this process: {summary}"
+    );
+    compare_copy((server, &name), (server, &copy));
+}
+
+#[test]
+fn a_set_the_server_cannot_read_is_refused_and_nothing_is_left() {
+    let server = Server::Milvus235;
+    let name = unique_name("unseen");
+    seed(
+        server,
+        "types",
+        &name,
+        &["--rows", "30", "--bulk-compatible"],
+    );
+    let set = in_server_storage(&name);
+    parquet_set(server, &name, set.path(), "10");
+    // A wrong --import-root: the server is handed paths it does not have
+    // (as a server with its storage mounted elsewhere would be).
+    let wrong_root = format!("{}/", set.path().parent().unwrap().display());
+    let copy = format!("{name}_copy");
+    let import = |when: &str| {
+        let mut cmd = load(server);
+        cmd.args(["-c", &copy, when, "--import-root", &wrong_root])
+            .arg(set.path());
+        cmd
+    };
+    expect(
+        &mut import("--import"),
+        Exit::Refused,
+        "the server cannot read it",
+    );
+    assert_eq!(count(server, &copy), "missing");
+    // --import=auto: nothing was imported, so the rows are inserted instead.
+    let summary = summary(&run_ok(&mut import("--import=auto")));
+    assert_eq!(summary["rows_via"], "insert", "{summary}");
+    assert!(
+        summary["warnings"].to_string().contains("inserted instead"),
+        "{summary}"
+    );
+    compare_copy((server, &name), (server, &copy));
+}
+
+#[test]
+fn what_import_cannot_take_is_refused_before_anything_is_created() {
+    // Rows of several partitions share each part ($partition column).
+    let server = Server::Milvus235;
+    let name = unique_name("parted");
+    seed(
+        server,
+        "types",
+        &name,
+        &["--rows", "20", "--bulk-compatible", "--partitions", "p1"],
+    );
+    let set = in_server_storage(&name);
+    parquet_set(server, &name, set.path(), "10");
+    let copy = format!("{name}_copy");
+    expect(
+        load(server).args(["-c", &copy, "--import"]).arg(set.path()),
+        Exit::Refused,
+        "$partition",
+    );
+    assert_eq!(count(server, &copy), "missing");
+
+    // JSONL parts.
+    let jsonl = in_server_storage(&format!("{name}_jsonl"));
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--out-dir"])
+            .arg(jsonl.path()),
+    );
+    expect(
+        load(server)
+            .args(["-c", &copy, "--import"])
+            .arg(jsonl.path()),
+        Exit::Refused,
+        "not Parquet",
+    );
+    assert_eq!(count(server, &copy), "missing");
+
+    // A server without Import (Milvus Lite).
+    let lite = Server::Lite3;
+    let on_lite = unique_name("no_import");
+    seed(lite, "bench", &on_lite, &["--rows", "10", "--dim", "4"]);
+    let lite_set = tempfile::tempdir().unwrap();
+    parquet_set(lite, &on_lite, lite_set.path(), "10");
+    let lite_copy = format!("{on_lite}_copy");
+    expect(
+        load(lite)
+            .args(["-c", &lite_copy, "--import"])
+            .arg(lite_set.path()),
+        Exit::Refused,
+        "has no Import",
+    );
+    assert_eq!(count(lite, &lite_copy), "missing");
+}
+
+#[test]
+fn values_the_importer_refuses_are_reported_and_the_new_collection_dropped() {
+    // Milvus 2.3.5's importer refuses infinities in float fields, which
+    // inserts accept: the load says so and leaves nothing behind.
+    let server = Server::Milvus235;
+    let name = unique_name("infinite");
+    seed(server, "types", &name, &["--rows", "20"]);
+    let set = in_server_storage(&name);
+    parquet_set(server, &name, set.path(), "20");
+    let copy = format!("{name}_copy");
+    expect(
+        load(server).args(["-c", &copy, "--import"]).arg(set.path()),
+        Exit::Refused,
+        "importer refused",
+    );
+    assert_eq!(count(server, &copy), "missing");
+}
