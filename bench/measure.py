@@ -1,7 +1,9 @@
 """Runs a command and prints one JSON line: wall seconds, CPU seconds
-(user + system, the command and its children), peak RSS, and the bytes it
+(user + system, the command and its children), peak RSS, the bytes it
 wrote to local disk (the kernel's block-output count, ru_oublock × 512:
-file writes, not pipes or sockets).
+file writes, not pipes or sockets), and the bytes it read ("read_mib": the
+kernel's rchar of the command's own process, files and sockets alike,
+sampled every 20 ms until it exits).
 
     measure.py LABEL ROWS [--stdout FILE] [--timed] [--repeat N] [--report FILE] -- CMD ARGS...
 
@@ -26,6 +28,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 
@@ -35,12 +38,29 @@ def last_json_line(path):
     return json.loads(lines[-1]) if lines else {}
 
 
+def watch_reads(pid, read):
+    """Keeps the last rchar of /proc/PID/io in read["bytes"] until PID is gone."""
+    while True:
+        try:
+            with open(f"/proc/{pid}/io") as f:
+                for line in f:
+                    if line.startswith("rchar:"):
+                        read["bytes"] = int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.02)
+
+
 def run_once(cmd, rows, stdout_path, timed, report):
     with open(stdout_path, "wb") as out:
         started = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=out)
+        read = {"bytes": 0}
+        watcher = threading.Thread(target=watch_reads, args=(proc.pid, read), daemon=True)
+        watcher.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - started
+        watcher.join()
     code = os.waitstatus_to_exitcode(status)
     result = {
         "seconds": round(wall, 3),
@@ -48,6 +68,7 @@ def run_once(cmd, rows, stdout_path, timed, report):
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
         "disk_written_mib": round(usage.ru_oublock * 512 / (1 << 20), 1),
+        "read_mib": round(read["bytes"] / (1 << 20), 1),
         "exit": code,
     }
     if code != 0:

@@ -5,6 +5,7 @@
 """
 
 import logging
+import os
 import sys
 
 import pyarrow as pa
@@ -17,7 +18,7 @@ logging.getLogger("pymilvus").setLevel(logging.ERROR)
 def main():
     uri, collection, out = sys.argv[1:4]
     expr = sys.argv[4] if len(sys.argv) > 4 else ""
-    client = MilvusClient(uri=uri)
+    client = MilvusClient(uri=uri, token=os.environ.get("MILVUS_TOKEN", ""))
     it = client.query_iterator(collection, batch_size=5000, filter=expr, output_fields=["*"])
     writer = None
     rows = 0

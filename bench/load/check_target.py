@@ -11,6 +11,7 @@ no row is ever deleted here, so the two agree.
 """
 
 import logging
+import os
 import sys
 
 from pymilvus import MilvusClient
@@ -20,7 +21,7 @@ logging.getLogger("pymilvus").setLevel(logging.ERROR)
 
 def main():
     uri, name, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    client = MilvusClient(uri=uri)
+    client = MilvusClient(uri=uri, token=os.environ.get("MILVUS_TOKEN", ""))
     client.flush(name)
     count = int(client.get_collection_stats(name)["row_count"])
     client.drop_collection(name)

@@ -12,6 +12,7 @@ query-node work while the inserts are timed.
 """
 
 import logging
+import os
 import sys
 
 from pymilvus import DataType, MilvusClient
@@ -21,13 +22,13 @@ logging.getLogger("pymilvus").setLevel(logging.ERROR)
 
 def main():
     if sys.argv[1] == "--drop":
-        client = MilvusClient(uri=sys.argv[2])
+        client = MilvusClient(uri=sys.argv[2], token=os.environ.get("MILVUS_TOKEN", ""))
         for name in sys.argv[3:]:
             if client.has_collection(name):
                 client.drop_collection(name)
         return
     uri, name, dim = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    client = MilvusClient(uri=uri)
+    client = MilvusClient(uri=uri, token=os.environ.get("MILVUS_TOKEN", ""))
     if client.has_collection(name):
         client.drop_collection(name)
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)

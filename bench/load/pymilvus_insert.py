@@ -15,6 +15,7 @@ no flush: as for the other loads of the benchmark, only inserting is timed.
 """
 
 import argparse
+import os
 import json
 import logging
 import sys
@@ -61,7 +62,7 @@ def main():
     p.add_argument("parquet")
     p.add_argument("--batch", type=int, default=5000)
     args = p.parse_args()
-    client = MilvusClient(uri=args.uri)
+    client = MilvusClient(uri=args.uri, token=os.environ.get("MILVUS_TOKEN", ""))
     rows = 0
     started = time.monotonic()
     for table in batches(args.parquet, args.batch):

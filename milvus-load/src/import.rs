@@ -1,7 +1,9 @@
 //! Restoring through Milvus's Import: the server's data nodes read the
 //! set's Parquet parts from its own storage, so no row passes through this
-//! process. One part per Import request, a bounded number in flight, each
-//! polled until persisted and its row count checked against the manifest.
+//! process. The collection's indexes are created first (Milvus builds them
+//! on each imported segment before its rows become visible); then one part
+//! per Import request, a bounded number in flight, each polled until
+//! completed and its row count checked against the manifest.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use milvus_wire::import::{ImportProgress, ImportTask};
-use milvus_wire::{Freshness, Milvus};
+use milvus_wire::Milvus;
 use pipes_cli::progress::Progress;
 use pipes_cli::Exit;
 use record_stream::manifest::Part;
@@ -159,7 +161,7 @@ pub async fn import_parts(
                 .await
                 .map_err(|e| failed(anyhow!(e).context(format!("importing {}", task.part.path))))?;
             match state.progress {
-                ImportProgress::Persisted => {
+                ImportProgress::Completed => {
                     if state.rows != task.part.rows {
                         return Err(failed(Exit::Corrupt.because(anyhow!(
                             "part {}: Milvus imported {} rows, the manifest records {}",
@@ -254,10 +256,13 @@ pub async fn still_to_import(
     };
     let persisted: Vec<&ImportTask> = tasks
         .iter()
-        .filter(|t| t.progress == ImportProgress::Persisted)
+        .filter(|t| t.progress == ImportProgress::Completed)
         .collect();
     let imported_rows: u64 = persisted.iter().map(|t| t.rows).sum();
-    let present = client.count(collection, "", &[], Freshness::Strong).await?;
+    // Rows in segments of any kind (inserted rows are sealed first); no
+    // query, which would need the collection loaded.
+    client.flush(collection, stall_limit).await?;
+    let present = client.statistics_row_count(collection).await?;
     if present != imported_rows {
         return Err(Exit::Refused.because(anyhow!(
             "--resume --import: {collection:?} holds {present} rows, but its import tasks account \

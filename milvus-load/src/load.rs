@@ -730,6 +730,13 @@ async fn import_input(
     };
     let rows = to_import.rows;
     let started = Instant::now();
+    // Milvus builds the indexes on each imported segment before its rows
+    // become visible: they exist before the first import.
+    if plan.action.creates() {
+        create_indexes(client, &plan.spec, &plan.load_into, options)
+            .await
+            .map_err(fail)?;
+    }
     let imported = import::import_parts(
         client,
         &plan.load_into,
@@ -1000,7 +1007,15 @@ async fn check_rows(
         }
     }
     if plan.action == Action::Resume {
-        let total = client.count(load_into, "", &[], Freshness::Strong).await?;
+        let total = match plan.rows_via {
+            // Loaded by the resume, to find the keys already in.
+            RowsVia::Insert => client.count(load_into, "", &[], Freshness::Strong).await?,
+            // Never loaded: counted by its (flushed) segments.
+            RowsVia::Import => {
+                client.flush(load_into, options.wait).await?;
+                client.statistics_row_count(load_into).await?
+            }
+        };
         if Some(total) != input_rows {
             bail!(
                 "after resuming, {load_into:?} holds {total} rows; the set has {}",
@@ -1028,8 +1043,17 @@ async fn finish(
 ) -> Result<Finished> {
     let (load_into, spec) = (&plan.load_into, &plan.spec);
     let creating = plan.action.creates();
+    // Built here unless an import built them first (a resume finds them as
+    // the interrupted load left them).
+    let built_before = if creating || plan.action == Action::Resume {
+        !client.describe_indexes(load_into).await?.is_empty()
+    } else {
+        true
+    };
     let mut indexes = Vec::new();
-    if creating {
+    if creating && built_before {
+        indexes = spec.indexes.iter().map(|i| i.index_name.clone()).collect();
+    } else if !built_before {
         indexes = create_indexes(client, spec, load_into, options)
             .await
             .with_context(|| {

@@ -1,6 +1,8 @@
 //! Milvus's Import (bulk insert): the server's data nodes read files from
 //! its own storage, instead of rows passing through the proxy. One file per
-//! request (Parquet), then the task is polled until it has persisted.
+//! request (Parquet), then the task is polled until it has completed: its
+//! segments are persisted and, once indexed, visible to queries (a task
+//! only persisted is not: a collection loaded then misses its rows).
 
 use crate::client::check;
 use crate::error::{Error, Result};
@@ -11,10 +13,11 @@ use crate::Milvus;
 /// How an import task stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImportProgress {
-    /// Queued or being read: not done yet.
+    /// Queued, being read, or persisted but not yet visible (Milvus
+    /// builds the collection's indexes on the new segments first).
     Running,
-    /// Its rows are persisted (or further along: flushed, indexed).
-    Persisted,
+    /// Done: its rows are persisted, indexed and visible to queries.
+    Completed,
     /// Failed, with the server's reason.
     Failed(String),
 }
@@ -41,9 +44,7 @@ impl ImportTask {
                 .map(|kv| kv.value.clone())
         };
         let progress = match ImportState::try_from(resp.state) {
-            Ok(ImportState::ImportPersisted)
-            | Ok(ImportState::ImportFlushed)
-            | Ok(ImportState::ImportCompleted) => ImportProgress::Persisted,
+            Ok(ImportState::ImportCompleted) => ImportProgress::Completed,
             Ok(ImportState::ImportFailed) | Ok(ImportState::ImportFailedAndCleaned) => {
                 ImportProgress::Failed(
                     info("failed_reason").unwrap_or_else(|| "no reason given".into()),

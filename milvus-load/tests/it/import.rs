@@ -5,9 +5,10 @@
 
 use pipes_cli::Exit;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use test_harness::{compare_copy, describe, run, run_ok, seed, unique_name, Server};
+use test_harness::{compare_copy, describe, py_inline, run, run_ok, seed, unique_name, Server};
 
 use super::{count, dump, load};
 
@@ -192,4 +193,61 @@ fn values_the_importer_refuses_are_reported_and_the_new_collection_dropped() {
         "importer refused",
     );
     assert_eq!(count(server, &copy), "missing");
+}
+
+/// Import tasks of `collection` that have persisted their rows.
+fn persisted_imports(server: Server, collection: &str) -> usize {
+    let out = run_ok(
+        py_inline(
+            "import os, sys\n\
+             from pymilvus import connections, utility\n\
+             connections.connect(uri=sys.argv[1], token=os.environ.get('MILVUS_TOKEN', ''))\n\
+             tasks = utility.list_bulk_insert_tasks(collection_name=sys.argv[2])\n\
+             print(sum(t.state_name in ('Persisted', 'Flushed', 'Completed') for t in tasks))",
+        )
+        .args([&server.uri(), collection]),
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[test]
+fn an_import_stopped_midway_resumes_with_the_parts_not_yet_imported() {
+    let server = Server::Milvus235;
+    let name = unique_name("resumed_import");
+    seed(
+        server,
+        "types",
+        &name,
+        &["--rows", "60", "--bulk-compatible"],
+    );
+    let set = in_server_storage(&name);
+    parquet_set(server, &name, set.path(), "10");
+    let copy = format!("{name}_copy");
+    // One import task at a time, stopped once the first has persisted.
+    let mut child = load(server)
+        .args(["-c", &copy, "--import", "--concurrency", "1"])
+        .arg(set.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while persisted_imports(server, &copy) == 0 && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    test_harness::process::signal(child.id(), "TERM");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    // The server's record of the persisted tasks says which parts are in:
+    // the rest are imported, none twice.
+    let resumed = run_ok(
+        load(server)
+            .args(["-c", &copy, "--import", "--resume"])
+            .arg(set.path()),
+    );
+    let summary = summary(&resumed);
+    assert_eq!(summary["mode"], "resume", "{summary}");
+    assert!(summary["rows"].as_u64().unwrap() < 60, "{summary}");
+    compare_copy((server, &name), (server, &copy));
 }

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Restore through inserts against restore through Milvus's Import, on
+# Milvus 2.3.5 standalone with local storage (the bench shape: INT64 pk,
+# 768-dim FLOAT_VECTOR with a FLAT index, 200-char VARCHAR; 1,000,000 rows
+# by default). One Parquet set is dumped once under the server's storage
+# directory (where its Import reads files, by absolute path); then, in one
+# run on one server:
+#   (a) milvus-load SET:          reads the parts and inserts the rows
+#   (b) milvus-load --import SET: the server's data node reads the parts
+# each the whole restore of a new collection (create, rows in, persisted,
+# index built, loaded), timed by bench/measure.py: wall seconds, rows/s,
+# the client's CPU seconds and peak RSS, and the bytes the client read
+# (read_mib: files and sockets; the set's size is printed first). After
+# each, outside its timing, the copy's row count is checked and it is
+# dropped. Prints one JSON line per measurement, then the ratios.
+#
+#   bench/import/run.sh [--rows N] [--uri URI --storage DIR]
+#
+# --uri/--storage: a Milvus 2.3.5 already running at URI, whose local
+#   storage directory (localStorage.path) is DIR (only one 2.3.5 standalone
+#   can run per machine; $MILVUS_TOKEN authenticates, as for the tools).
+#   Without them a server is started here and stopped at exit.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+
+rows=1000000 uri= storage=
+usage="usage: $0 [--rows N] [--uri URI --storage DIR]"
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --rows) rows=$2; shift 2 ;;
+        --uri) uri=$2; shift 2 ;;
+        --storage) storage=$2; shift 2 ;;
+        *) echo "$usage" >&2; exit 2 ;;
+    esac
+done
+if [[ -n $uri && -z $storage ]]; then
+    echo "$usage: --uri needs --storage (where the server's Import reads files)" >&2
+    exit 2
+fi
+
+bash scripts/setup-env.sh
+cargo build --release --locked -p milvus-dump -p milvus-load
+# shellcheck source=../../scripts/lib/servers.sh
+source scripts/lib/servers.sh
+unset MP_RUN_DIR
+mp_run_dir >/dev/null
+py="$MP_VENV/main/bin/python"
+src=bench_import_src copy=bench_import_copy dim=768
+
+if [[ -n $uri ]]; then
+    cleanup() {
+        "$py" bench/load/make_target.py --drop "$uri" "$src" "$copy" || true
+        rm -rf "$set" "$MP_RUN_DIR"
+    }
+else
+    cleanup() { stop_servers; rm -rf "$MP_RUN_DIR"; }
+    start_milvus235
+    wait_milvus235
+    uri=$MP_TEST_MILVUS235_URI storage=$MP_TEST_MILVUS235_STORAGE
+fi
+set=$storage/bench-import-set-$$
+trap cleanup EXIT
+
+echo "bench: seeding $rows rows × $dim dims ($uri) ..." >&2
+"$py" test-harness/py/seed.py bench --uri "$uri" --name "$src" --rows "$rows" --dim "$dim"
+target/release/milvus-dump --uri "$uri" -c "$src" --format parquet -q --out-dir "$set"
+set_bytes=$(du -sb "$set" | cut -f1)
+echo "{\"server\": \"milvus235\", \"rows\": $rows, \"dim\": $dim, \"set_mib\": $((set_bytes >> 20)), \"cores\": $(nproc)}"
+
+# restore LABEL -- CMD...: one whole restore into $copy, measured, then checked and dropped.
+restore() {
+    local label=$1 line
+    shift 2
+    sleep 10 # let the server settle (flushes, drops) before the clock starts
+    line=$("$py" bench/measure.py "$label" "$rows" -- "$@") || { echo "$line"; return 1; }
+    "$py" bench/load/check_target.py "$uri" "$copy" "$rows" || {
+        echo "{\"label\": \"$label\", \"failed\": true, \"reason\": \"$copy does not hold $rows rows\"}"
+        return 1
+    }
+    echo "$line"
+}
+inserted=$(restore "a milvus-load (insert)" -- \
+    target/release/milvus-load --uri "$uri" -c "$copy" -q "$set")
+echo "$inserted"
+imported=$(restore "b milvus-load --import" -- \
+    target/release/milvus-load --uri "$uri" -c "$copy" -q --import "$set")
+echo "$imported"
+"$py" - "$inserted" "$imported" <<'RATIOS'
+import json, sys
+a, b = (json.loads(line) for line in sys.argv[1:3])
+print(json.dumps({
+    "label": "b against a",
+    "rows_per_sec": round(b["rows_per_sec"] / a["rows_per_sec"], 2),
+    "client_cpu": round(b["cpu_seconds"] / a["cpu_seconds"], 3),
+    "client_read_mib": [a["read_mib"], b["read_mib"]],
+}))
+RATIOS
