@@ -7,6 +7,8 @@
 # run on one server:
 #   (a) milvus-load SET:          reads the parts and inserts the rows
 #   (b) milvus-load --import SET: the server's data node reads the parts
+#   (c) the same from a set of 1 GiB parts (--part-bytes 1GiB): one Import
+#       task per part, and each task carries a fixed cost on the server
 # each the whole restore of a new collection (create, rows in, persisted,
 # index built, loaded), timed by bench/measure.py: wall seconds, rows/s,
 # the client's CPU seconds and peak RSS, and the bytes the client read
@@ -51,7 +53,7 @@ src=bench_import_src copy=bench_import_copy dim=768
 if [[ -n $uri ]]; then
     cleanup() {
         "$py" bench/load/make_target.py --drop "$uri" "$src" "$copy" || true
-        rm -rf "$set" "$MP_RUN_DIR"
+        rm -rf "$set" "$big_parts" "$MP_RUN_DIR"
     }
 else
     cleanup() { stop_servers; rm -rf "$MP_RUN_DIR"; }
@@ -59,14 +61,16 @@ else
     wait_milvus235
     uri=$MP_TEST_MILVUS235_URI storage=$MP_TEST_MILVUS235_STORAGE
 fi
-set=$storage/bench-import-set-$$
+set=$storage/bench-import-set-$$ big_parts=$storage/bench-import-set-1g-$$
 trap cleanup EXIT
 
 echo "bench: seeding $rows rows × $dim dims ($uri) ..." >&2
 "$py" test-harness/py/seed.py bench --uri "$uri" --name "$src" --rows "$rows" --dim "$dim"
 target/release/milvus-dump --uri "$uri" -c "$src" --format parquet -q --out-dir "$set"
+target/release/milvus-dump --uri "$uri" -c "$src" --format parquet -q --out-dir "$big_parts" --part-bytes 1GiB
 set_bytes=$(du -sb "$set" | cut -f1)
-echo "{\"server\": \"milvus235\", \"rows\": $rows, \"dim\": $dim, \"set_mib\": $((set_bytes >> 20)), \"cores\": $(nproc)}"
+parts() { find "$1" -name 'part-*.parquet' | wc -l; }
+echo "{\"server\": \"milvus235\", \"rows\": $rows, \"dim\": $dim, \"set_mib\": $((set_bytes >> 20)), \"parts\": [$(parts "$set"), $(parts "$big_parts")], \"cores\": $(nproc)}"
 
 # restore LABEL -- CMD...: one whole restore into $copy, measured, then checked and dropped.
 restore() {
@@ -86,13 +90,17 @@ echo "$inserted"
 imported=$(restore "b milvus-load --import" -- \
     target/release/milvus-load --uri "$uri" -c "$copy" -q --import "$set")
 echo "$imported"
-"$py" - "$inserted" "$imported" <<'RATIOS'
+imported_big=$(restore "c milvus-load --import, 1 GiB parts" -- \
+    target/release/milvus-load --uri "$uri" -c "$copy" -q --import "$big_parts")
+echo "$imported_big"
+"$py" - "$inserted" "$imported" "$imported_big" <<'RATIOS'
 import json, sys
-a, b = (json.loads(line) for line in sys.argv[1:3])
-print(json.dumps({
-    "label": "b against a",
-    "rows_per_sec": round(b["rows_per_sec"] / a["rows_per_sec"], 2),
-    "client_cpu": round(b["cpu_seconds"] / a["cpu_seconds"], 3),
-    "client_read_mib": [a["read_mib"], b["read_mib"]],
-}))
+a, *imports = (json.loads(line) for line in sys.argv[1:])
+for label, b in zip("bc", imports):
+    print(json.dumps({
+        "label": f"{label} against a",
+        "rows_per_sec": round(b["rows_per_sec"] / a["rows_per_sec"], 2),
+        "client_cpu": round(b["cpu_seconds"] / a["cpu_seconds"], 3),
+        "client_read_mib": [a["read_mib"], b["read_mib"]],
+    }))
 RATIOS

@@ -4,10 +4,10 @@
 //! segments are persisted and, once indexed, visible to queries (a task
 //! only persisted is not: a collection loaded then misses its rows).
 
-use crate::client::check;
 use crate::error::{Error, Result};
 use crate::proto::common::ImportState;
 use crate::proto::milvus as pb;
+use crate::write::answer;
 use crate::Milvus;
 
 /// How an import task stands.
@@ -74,21 +74,15 @@ impl Milvus {
         file: &str,
     ) -> Result<Vec<i64>> {
         let op = || format!("Import {file:?} into {collection:?}");
-        let resp = self
-            .client
-            .clone()
-            .import(pb::ImportRequest {
-                db_name: self.db.clone(),
-                collection_name: collection.to_string(),
-                partition_name: partition.to_string(),
-                files: vec![file.to_string()],
-                ..Default::default()
-            })
-            .await
-            .map_err(|status| Error::rpc(op(), status))?
-            .into_inner();
-        check(op, resp.status.as_ref())?;
-        Ok(resp.tasks)
+        let mut client = self.client.clone();
+        let call = client.import(pb::ImportRequest {
+            db_name: self.db.clone(),
+            collection_name: collection.to_string(),
+            partition_name: partition.to_string(),
+            files: vec![file.to_string()],
+            ..Default::default()
+        });
+        Ok(answer(op, call).await?.tasks)
     }
 
     /// Whether the server has Import at all (Milvus Lite has not): asks
@@ -115,32 +109,21 @@ impl Milvus {
     /// The state of import task `id`.
     pub async fn import_task(&self, id: i64) -> Result<ImportTask> {
         let op = || format!("GetImportState of task {id}");
-        let resp = self
-            .client
-            .clone()
-            .get_import_state(pb::GetImportStateRequest { task: id })
-            .await
-            .map_err(|status| Error::rpc(op(), status))?
-            .into_inner();
-        check(op, resp.status.as_ref())?;
-        Ok(ImportTask::from_state(resp))
+        let mut client = self.client.clone();
+        let call = client.get_import_state(pb::GetImportStateRequest { task: id });
+        Ok(ImportTask::from_state(answer(op, call).await?))
     }
 
     /// Every import task the server remembers for `collection`.
     pub async fn import_tasks(&self, collection: &str) -> Result<Vec<ImportTask>> {
         let op = || format!("ListImportTasks of {collection:?}");
-        let resp = self
-            .client
-            .clone()
-            .list_import_tasks(pb::ListImportTasksRequest {
-                db_name: self.db.clone(),
-                collection_name: collection.to_string(),
-                limit: 0,
-            })
-            .await
-            .map_err(|status| Error::rpc(op(), status))?
-            .into_inner();
-        check(op, resp.status.as_ref())?;
-        Ok(resp.tasks.into_iter().map(ImportTask::from_state).collect())
+        let mut client = self.client.clone();
+        let call = client.list_import_tasks(pb::ListImportTasksRequest {
+            db_name: self.db.clone(),
+            collection_name: collection.to_string(),
+            limit: 0,
+        });
+        let tasks = answer(op, call).await?.tasks;
+        Ok(tasks.into_iter().map(ImportTask::from_state).collect())
     }
 }

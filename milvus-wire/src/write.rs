@@ -11,7 +11,7 @@ use crate::proto::milvus as pb;
 use crate::Milvus;
 
 /// A response that carries a Milvus status.
-trait Answer {
+pub(crate) trait Answer {
     fn status(&self) -> Option<&common::Status>;
 }
 
@@ -33,11 +33,14 @@ macro_rules! answers_with_status {
 answers_with_status!(
     pb::ListDatabasesResponse,
     pb::MutationResult,
-    pb::DescribeIndexResponse
+    pb::DescribeIndexResponse,
+    pb::ImportResponse,
+    pb::GetImportStateResponse,
+    pb::ListImportTasksResponse
 );
 
 /// Awaits a call and checks both the gRPC status and Milvus's own.
-async fn answer<T: Answer>(
+pub(crate) async fn answer<T: Answer>(
     op: impl Fn() -> String,
     call: impl Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
 ) -> Result<T> {

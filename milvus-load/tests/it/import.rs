@@ -49,6 +49,21 @@ fn expect(cmd: &mut Command, exit: Exit, said: &str) {
     assert!(stderr.contains(said), "{}", describe(cmd, &out));
 }
 
+/// The `types` collection `name` seeded on Milvus 2.3.5 with `seed_args`
+/// and dumped as a Parquet set of `rows_per_part`-row parts under its
+/// storage directory (removed when dropped).
+fn types_set_in_server_storage(
+    name: &str,
+    seed_args: &[&str],
+    rows_per_part: &str,
+) -> tempfile::TempDir {
+    let server = Server::Milvus235;
+    seed(server, "types", name, seed_args);
+    let set = in_server_storage(name);
+    parquet_set(server, name, set.path(), rows_per_part);
+    set
+}
+
 /// A directory under Milvus 2.3.5's storage, removed when dropped.
 fn in_server_storage(name: &str) -> tempfile::TempDir {
     let storage = Server::milvus235_storage();
@@ -65,14 +80,7 @@ fn a_set_restored_through_import_equals_the_source() {
     let name = unique_name("imported");
     // Every type 2.3.5 has, a dynamic field, arrays and JSON; finite floats
     // only (its importer refuses NaN and infinities, see below).
-    seed(
-        server,
-        "types",
-        &name,
-        &["--rows", "60", "--bulk-compatible"],
-    );
-    let set = in_server_storage(&name);
-    parquet_set(server, &name, set.path(), "25");
+    let set = types_set_in_server_storage(&name, &["--rows", "60", "--bulk-compatible"], "25");
     let copy = format!("{name}_copy");
     let out = run_ok(load(server).args(["-c", &copy, "--import"]).arg(set.path()));
     let summary = summary(&out);
@@ -89,14 +97,7 @@ fn a_set_restored_through_import_equals_the_source() {
 fn a_set_the_server_cannot_read_is_refused_and_nothing_is_left() {
     let server = Server::Milvus235;
     let name = unique_name("unseen");
-    seed(
-        server,
-        "types",
-        &name,
-        &["--rows", "30", "--bulk-compatible"],
-    );
-    let set = in_server_storage(&name);
-    parquet_set(server, &name, set.path(), "10");
+    let set = types_set_in_server_storage(&name, &["--rows", "30", "--bulk-compatible"], "10");
     // A wrong --import-root: the server is handed paths it does not have
     // (as a server with its storage mounted elsewhere would be).
     let wrong_root = format!("{}/", set.path().parent().unwrap().display());
@@ -128,14 +129,11 @@ fn what_import_cannot_take_is_refused_before_anything_is_created() {
     // Rows of several partitions share each part ($partition column).
     let server = Server::Milvus235;
     let name = unique_name("parted");
-    seed(
-        server,
-        "types",
+    let set = types_set_in_server_storage(
         &name,
         &["--rows", "20", "--bulk-compatible", "--partitions", "p1"],
+        "10",
     );
-    let set = in_server_storage(&name);
-    parquet_set(server, &name, set.path(), "10");
     let copy = format!("{name}_copy");
     expect(
         load(server).args(["-c", &copy, "--import"]).arg(set.path()),
@@ -183,9 +181,7 @@ fn values_the_importer_refuses_are_reported_and_the_new_collection_dropped() {
     // inserts accept: the load says so and leaves nothing behind.
     let server = Server::Milvus235;
     let name = unique_name("infinite");
-    seed(server, "types", &name, &["--rows", "20"]);
-    let set = in_server_storage(&name);
-    parquet_set(server, &name, set.path(), "20");
+    let set = types_set_in_server_storage(&name, &["--rows", "20"], "20");
     let copy = format!("{name}_copy");
     expect(
         load(server).args(["-c", &copy, "--import"]).arg(set.path()),
@@ -214,14 +210,7 @@ fn persisted_imports(server: Server, collection: &str) -> usize {
 fn an_import_stopped_midway_resumes_with_the_parts_not_yet_imported() {
     let server = Server::Milvus235;
     let name = unique_name("resumed_import");
-    seed(
-        server,
-        "types",
-        &name,
-        &["--rows", "60", "--bulk-compatible"],
-    );
-    let set = in_server_storage(&name);
-    parquet_set(server, &name, set.path(), "10");
+    let set = types_set_in_server_storage(&name, &["--rows", "60", "--bulk-compatible"], "10");
     let copy = format!("{name}_copy");
     // One import task at a time, stopped once the first has persisted.
     let mut child = load(server)
