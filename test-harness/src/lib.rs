@@ -147,6 +147,20 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
+/// Runs a command that must fail with `exit` and say `said` on stderr;
+/// panics with its command line, status, stdout and stderr otherwise.
+pub fn run_refused(cmd: &mut Command, exit: pipes_cli::Exit, said: &str) -> Output {
+    let out = run(cmd);
+    let expected = Some(i32::from(exit.code()));
+    if out.status.code() != expected || !String::from_utf8_lossy(&out.stderr).contains(said) {
+        panic!(
+            "expected exit {expected:?} and {said:?} on stderr\n{}",
+            describe(cmd, &out)
+        );
+    }
+    out
+}
+
 /// Command line, status, stdout and stderr, for failure messages.
 pub fn describe(cmd: &Command, out: &Output) -> String {
     format!(

@@ -5,10 +5,10 @@
 
 use pipes_cli::Exit;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use test_harness::{compare_copy, describe, py_inline, run, run_ok, seed, unique_name, Server};
+use test_harness::{compare_copy, py_inline, run_ok, run_refused, seed, unique_name, Server};
 
 use super::{count, dump, load};
 
@@ -34,19 +34,6 @@ fn summary(out: &std::process::Output) -> serde_json::Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr.lines().last().unwrap_or_default();
     serde_json::from_str(last).unwrap_or_else(|e| panic!("no summary ({e}): {stderr}"))
-}
-
-/// Runs `cmd`, expecting `exit` and `said` on stderr.
-fn expect(cmd: &mut Command, exit: Exit, said: &str) {
-    let out = run(cmd);
-    assert_eq!(
-        out.status.code(),
-        Some(exit.code().into()),
-        "{}",
-        describe(cmd, &out)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(stderr.contains(said), "{}", describe(cmd, &out));
 }
 
 /// The `types` collection `name` seeded on Milvus 2.3.5 with `seed_args`
@@ -108,7 +95,7 @@ fn a_set_the_server_cannot_read_is_refused_and_nothing_is_left() {
             .arg(set.path());
         cmd
     };
-    expect(
+    run_refused(
         &mut import("--import"),
         Exit::Refused,
         "the server cannot read it",
@@ -135,7 +122,7 @@ fn what_import_cannot_take_is_refused_before_anything_is_created() {
         "10",
     );
     let copy = format!("{name}_copy");
-    expect(
+    run_refused(
         load(server).args(["-c", &copy, "--import"]).arg(set.path()),
         Exit::Refused,
         "$partition",
@@ -149,7 +136,7 @@ fn what_import_cannot_take_is_refused_before_anything_is_created() {
             .args(["-c", &name, "--out-dir"])
             .arg(jsonl.path()),
     );
-    expect(
+    run_refused(
         load(server)
             .args(["-c", &copy, "--import"])
             .arg(jsonl.path()),
@@ -165,7 +152,7 @@ fn what_import_cannot_take_is_refused_before_anything_is_created() {
     let lite_set = tempfile::tempdir().unwrap();
     parquet_set(lite, &on_lite, lite_set.path(), "10");
     let lite_copy = format!("{on_lite}_copy");
-    expect(
+    run_refused(
         load(lite)
             .args(["-c", &lite_copy, "--import"])
             .arg(lite_set.path()),
@@ -183,7 +170,7 @@ fn values_the_importer_refuses_are_reported_and_the_new_collection_dropped() {
     let name = unique_name("infinite");
     let set = types_set_in_server_storage(&name, &["--rows", "20"], "20");
     let copy = format!("{name}_copy");
-    expect(
+    run_refused(
         load(server).args(["-c", &copy, "--import"]).arg(set.path()),
         Exit::Refused,
         "importer refused",

@@ -11,8 +11,8 @@ use std::process::{Command, Stdio};
 use clap::ValueEnum as _;
 use milvus_dump::sink::Format;
 use test_harness::{
-    compare_copy, describe, py_inline, run, run_ok, s3_keys, s3_prefix, seed, unique_name, with_s3,
-    workspace_bin, Server,
+    compare_copy, describe, py_inline, run, run_ok, run_refused, s3_keys, s3_prefix, seed,
+    unique_name, with_s3, workspace_bin, Server,
 };
 
 use super::{count, dump, load};
@@ -370,17 +370,10 @@ fn a_location_with_nothing_there_is_not_found() {
     let empty_prefix = s3_prefix("nothing-there");
     for location in ["/nonexistent/backup.jsonl", &empty_prefix] {
         let mut cmd = load(server);
-        let out = run(with_s3(&mut cmd).args(["-c", &copy, location]));
-        assert_eq!(
-            out.status.code(),
-            Some(Exit::NotFound.code().into()),
-            "{}",
-            describe(&cmd, &out)
-        );
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains(location),
-            "{}",
-            describe(&cmd, &out)
+        run_refused(
+            with_s3(&mut cmd).args(["-c", &copy, location]),
+            Exit::NotFound,
+            location,
         );
     }
     assert_eq!(count(server, &copy), "missing");
