@@ -25,6 +25,9 @@
 #                    not installed otherwise)
 #   --refresh        rebuild the cached Debian base now (it is rebuilt anyway
 #                    once 7 days old, for security updates)
+#   --tools-from DIR take the seven tools already built in DIR (for example
+#                    target/debug, as the test suite does) instead of a
+#                    release build; they are copied without debug info
 #
 # Environment:
 #   DEBIAN_MIRROR           the Debian mirror (default: this host's apt
@@ -46,6 +49,7 @@ suite=bookworm
 name=milvus-pipes
 output=
 kubectl=
+tools_from=
 refresh=0
 max_base_age_days=7
 
@@ -62,6 +66,7 @@ while [[ $# -gt 0 ]]; do
     --output) output=${2:?--output needs a directory}; shift 2 ;;
     --kubectl) kubectl=${2:?--kubectl needs a file}; shift 2 ;;
     --refresh) refresh=1; shift ;;
+    --tools-from) tools_from=${2:?--tools-from needs a directory}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument '$1' (--help lists them)" ;;
     esac
@@ -140,14 +145,27 @@ security_mirror=${DEBIAN_SECURITY_MIRROR:-$(host_mirror "$suite-security")}
 target_dir=$(cargo metadata --format-version 1 --no-deps --offline 2>/dev/null |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 [[ -n $target_dir ]] || target_dir=${CARGO_TARGET_DIR:-$root/target}
-# The release profile keeps line tables for profiling; in the image they
-# would make each tool ~200 MB instead of ~30 (symbols stay: backtraces
-# still name functions). As in the Dockerfile.
-export CARGO_PROFILE_RELEASE_DEBUG=${CARGO_PROFILE_RELEASE_DEBUG:-false}
-step "cargo build --release --locked (${tools[*]}) into $target_dir/release"
-bin_args=()
-for tool in "${tools[@]}"; do bin_args+=(--bin "$tool"); done
-cargo build --release --locked "${bin_args[@]}"
+if [[ -n $tools_from ]]; then
+    # Built already (the test suite's build): copied without their debug
+    # info, which would make each tool hundreds of MB.
+    step "the tools from $tools_from, without debug info"
+    tools_dir=$target_dir/image-tools
+    mkdir -p "$tools_dir"
+    for tool in "${tools[@]}"; do
+        [[ -x $tools_from/$tool ]] || die "--tools-from $tools_from: no $tool there (cargo build --bins first)"
+        objcopy --strip-debug "$tools_from/$tool" "$tools_dir/$tool"
+    done
+else
+    # The release profile keeps line tables for profiling; in the image they
+    # would make each tool ~200 MB instead of ~30 (symbols stay: backtraces
+    # still name functions). As in the Dockerfile.
+    export CARGO_PROFILE_RELEASE_DEBUG=${CARGO_PROFILE_RELEASE_DEBUG:-false}
+    step "cargo build --release --locked (${tools[*]}) into $target_dir/release"
+    bin_args=()
+    for tool in "${tools[@]}"; do bin_args+=(--bin "$tool"); done
+    cargo build --release --locked "${bin_args[@]}"
+    tools_dir=$target_dir/release
+fi
 step_done
 
 version=$(git -C "$root" describe --tags --always --dirty 2>/dev/null || true)
@@ -251,7 +269,7 @@ step "image: $name:$version"
 ctr=$(buildah from --quiet --pull=never "$base_image")
 trap 'buildah rm "$ctr" >/dev/null 2>&1 || true' EXIT
 bins=()
-for tool in "${tools[@]}"; do bins+=("$target_dir/release/$tool"); done
+for tool in "${tools[@]}"; do bins+=("$tools_dir/$tool"); done
 buildah copy --quiet --chown 0:0 "$ctr" "${bins[@]}" /usr/local/bin/ >/dev/null
 [[ -z $kubectl ]] || buildah copy --quiet --chown 0:0 --chmod 0755 "$ctr" "$kubectl" /usr/local/bin/kubectl >/dev/null
 buildah copy --quiet --chown 0:0 "$ctr" scripts /opt/milvus-pipes/scripts >/dev/null
