@@ -300,7 +300,11 @@ async fn write_aside(dir: &Path, rel: &str, bytes: &[u8]) -> std::io::Result<(Pa
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent).await?;
     }
-    let tmp = temporary_beside(&path);
+    // Named for this process: shards of one set may write the same small
+    // file at once (the first `.in-progress.json`); each writes its own copy.
+    let mut tmp = temporary_beside(&path).into_os_string();
+    tmp.push(format!(".{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
     let mut file = tokio::fs::File::create(&tmp).await?;
     file.write_all(bytes).await?;
     file.sync_all().await?;

@@ -16,6 +16,7 @@ pub mod dir;
 pub mod error;
 pub mod input;
 pub mod location;
+pub mod progress;
 pub mod rows_document;
 pub mod set;
 pub mod spool;

@@ -12,12 +12,14 @@ use crate::error::{Error, Kind, Result};
 /// The set's manifest: incomplete without one, corrupt when it does not
 /// parse, refused when a newer version of the tools wrote it.
 pub async fn read_manifest(dir: &Dir) -> Result<Manifest> {
-    let text = dir.read(MANIFEST_FILE).await?.ok_or_else(|| {
-        Error::incomplete(
-            dir.url(MANIFEST_FILE),
-            "no manifest: not a backup set, or one that did not finish (milvus-dump writes the manifest last)",
-        )
-    })?;
+    let Some(text) = dir.read(MANIFEST_FILE).await? else {
+        // A sharded dump in progress can say which shards are missing.
+        let why = match crate::progress::ShardedSet::read(dir).await {
+            Ok(Some(sharded)) => sharded.why_incomplete(&dir.url("")),
+            _ => "no manifest: not a backup set, or one that did not finish (milvus-dump writes the manifest last)".into(),
+        };
+        return Err(Error::incomplete(dir.url(MANIFEST_FILE), why));
+    };
     parse_manifest(&text, &dir.url(MANIFEST_FILE))
 }
 

@@ -15,18 +15,21 @@ use record_stream::header::{
     FORMAT_VERSION,
 };
 use record_stream::layout;
-use record_stream::manifest::{Manifest, MANIFEST_FILE};
+use record_stream::manifest::MANIFEST_FILE;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::parallel;
 use crate::reader::{self, KeyRange, Page, ReadPlan, ReadStats};
 use crate::resume;
+use crate::shard::{self, Shard};
 use crate::sink::{Encoder, Format, PartLimits, PartSeries};
+use locations::progress::{InProgress, IN_PROGRESS_FILE};
 use locations::write::FileWriter;
 use milvus_model::Pk;
 use milvus_wire::sizing::RequestSizer;
 use pipes_cli::progress::Progress;
+use record_stream::manifest::CollectionEntry;
 
 /// Where the dump goes.
 #[derive(Clone, Debug)]
@@ -82,6 +85,8 @@ pub struct DumpOptions {
     pub pacer: Option<Arc<Pacer>>,
     /// `-o FILE` may replace an existing file or object.
     pub overwrite: bool,
+    /// `--shard K/N`: dump range K of N into a set other shards write too.
+    pub shard: Option<Shard>,
 }
 
 /// Summary of one collection's dump.
@@ -137,6 +142,9 @@ pub struct Summary {
     /// The rate limits held (`--max-rows-per-second`, `--max-bytes-per-second`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throttle: Option<Held>,
+    /// `K/N`: the shard this run dumped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 /// A collection ready to read.
@@ -316,10 +324,19 @@ async fn begin(
 ) -> anyhow::Result<u64> {
     prepared.plan.not_before = client.alloc_timestamp().await?;
     prepared.header.snapshot = reader::open_snapshot(client, &prepared.plan).await?;
+    count_rows(client, prepared, options).await
+}
+
+/// The rows there are to read (at least as fresh as the snapshot).
+async fn count_rows(
+    client: &Milvus,
+    prepared: &Prepared,
+    options: &DumpOptions,
+) -> anyhow::Result<u64> {
     Ok(client
         .count(
             &prepared.plan.collection,
-            &options.filter,
+            &prepared.plan.filter,
             &options.partitions,
             prepared.plan.freshness(Some(&prepared.header.snapshot)),
         )
@@ -413,7 +430,7 @@ async fn pump<S: PageSink>(
                 client
                     .count(
                         &name,
-                        &options.filter,
+                        &prepared.plan.filter,
                         &options.partitions,
                         prepared.plan.freshness(Some(&snapshot)),
                     )
@@ -594,102 +611,36 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
                     )));
                 }
             }
-            let extension = options.format.extension(options.zstd.is_some());
-            let state = open_set(dir, extension, options).await?;
+            let state = open_set(dir, options).await?;
             let mut entries = Vec::new();
             for name in &options.collections {
-                let mut prepared = prepare(client, name, options).await?;
-                let progress = if options.resume {
-                    resume::scan_collection(dir, &prepared.header.collection, extension).await?
-                } else {
-                    Default::default()
-                };
-                if let Some(entry) = progress.complete {
-                    release_if_loaded(client, &prepared).await;
-                    eprintln!("milvus-dump: {name}: already complete in this set");
-                    bytes += entry.bytes;
-                    entries.push(entry);
-                    continue;
-                }
-                let start = progress.resume_after()?;
-                prepared.resumed_rows = progress.parts.iter().map(|p| p.rows).sum();
-                if let Some(header) = progress.header {
-                    prepared.header = header;
-                }
-                let count_before = begin(client, &mut prepared, options).await?;
-                if start.is_some() {
-                    // Two runs read at two different times: not one snapshot.
-                    prepared.header.snapshot = Snapshot {
-                        pinned: false,
-                        timestamp: None,
-                    };
-                    eprintln!(
-                        "milvus-dump: {name}: resuming after {} complete parts",
-                        progress.parts.len()
-                    );
-                } else {
-                    resume::write_header(dir, &prepared.header).await?;
-                }
-                let mut series = PartSeries::new(
+                let prepared = prepare(client, name, options).await?;
+                let into = SetTarget {
                     dir,
-                    options.format,
-                    options.zstd,
-                    *limits,
-                    prepared.header.clone(),
-                    prepared.fields.clone(),
-                    prepared.schema.clone(),
-                );
-                series.resume_after(progress.parts);
-                let progress = Progress::start(
-                    "milvus-dump",
-                    options.progress,
-                    written.clone(),
-                    name,
-                    count_before.saturating_sub(prepared.resumed_rows),
-                );
-                let result = pump(
-                    client,
-                    &prepared,
-                    count_before,
-                    start,
-                    series,
-                    options,
-                    written.clone(),
-                )
-                .await;
-                drop(progress);
-                release_if_loaded(client, &prepared).await;
-                let (series, summary) = result?;
-                let entry = tokio::task::spawn_blocking(move || series.finish())
-                    .await
-                    .context("the part writer panicked")??;
-                resume::write_complete(dir, &entry).await?;
+                    limits: *limits,
+                    extension: &state.format,
+                };
+                let (entry, summary) = match options.shard {
+                    None => dump_collection(client, into, prepared, options, &written).await?,
+                    Some(shard) => {
+                        dump_shard(client, into, prepared, shard, options, &written).await?
+                    }
+                };
                 bytes += entry.bytes;
                 entries.push(entry);
-                summaries.push(summary);
+                summaries.extend(summary);
             }
-            let set_started = state.created_at;
-            let manifest = Manifest {
-                format_version: FORMAT_VERSION,
-                tool: "milvus-dump".into(),
-                tool_version: env!("CARGO_PKG_VERSION").into(),
-                created_at: set_started,
-                completed_at: chrono::Utc::now()
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                format: options.format.extension(options.zstd.is_some()).into(),
-                collections: entries,
-            };
-            // Last, and only where none is: a set is never overwritten.
-            if !dir
-                .create(MANIFEST_FILE, serde_json::to_vec_pretty(&manifest)?)
-                .await?
-            {
-                return Err(Exit::Refused.because(anyhow::anyhow!(
-                    "{}: another run completed this set first; this run's parts were not recorded in it",
-                    dir.url(MANIFEST_FILE)
-                )));
+            match options.shard {
+                None => {
+                    if !resume::complete_set(dir, &state, entries).await? {
+                        return Err(Exit::Refused.because(anyhow::anyhow!(
+                            "{}: another run completed this set first; this run's parts were not recorded in it",
+                            dir.url(MANIFEST_FILE)
+                        )));
+                    }
+                }
+                Some(shard) => shard::complete_if_last(dir, shard).await?,
             }
-            resume::clean_up(dir, &manifest.collections).await;
         }
     }
     let rows = summaries.iter().map(|s| s.rows).sum();
@@ -712,55 +663,312 @@ pub async fn run(client: &Milvus, options: &DumpOptions) -> anyhow::Result<Summa
             Destination::Set { dir, .. } => dir.url(""),
         },
         throttle: options.pacer.as_ref().map(|p| p.report()),
+        shard: options.shard.map(|s| s.to_string()),
     })
 }
 
-/// Checks the set's location and records (or, with --resume, reads back)
-/// the set's progress file.
-async fn open_set(
-    dir: &locations::Dir,
-    extension: &str,
+/// Where a collection's parts go in a set.
+#[derive(Clone, Copy)]
+struct SetTarget<'a> {
+    dir: &'a locations::Dir,
+    limits: PartLimits,
+    /// The parts' file extension.
+    extension: &'a str,
+}
+
+/// A series of parts to write: where, and what an interrupted run left.
+struct Series {
+    /// The parts' directory, relative to the set.
+    dir: String,
+    /// Write an empty part when there are no rows.
+    empty_part: bool,
+    /// Complete parts of an interrupted run (`--resume`).
+    progress: resume::CollectionProgress,
+}
+
+/// One collection into a set this process writes alone.
+async fn dump_collection(
+    client: &Milvus,
+    into: SetTarget<'_>,
+    mut prepared: Prepared,
     options: &DumpOptions,
-) -> anyhow::Result<resume::InProgress> {
+    written: &Arc<AtomicU64>,
+) -> anyhow::Result<(CollectionEntry, Option<CollectionSummary>)> {
+    let name = prepared.plan.collection.clone();
+    let progress = if options.resume {
+        resume::scan_collection(into.dir, &prepared.header.collection, into.extension).await?
+    } else {
+        Default::default()
+    };
+    if let Some(entry) = progress.complete {
+        release_if_loaded(client, &prepared).await;
+        eprintln!("milvus-dump: {name}: already complete in this set");
+        return Ok((entry, None));
+    }
+    if let Some(header) = progress.header.clone() {
+        prepared.header = header;
+    }
+    let count_before = begin(client, &mut prepared, options).await?;
+    if progress.parts.is_empty() {
+        resume::write_header(into.dir, &prepared.header).await?;
+    } else {
+        // Two runs read at two different times: not one snapshot.
+        prepared.header.snapshot = Snapshot {
+            pinned: false,
+            timestamp: None,
+        };
+    }
+    let series = Series {
+        dir: name,
+        empty_part: true,
+        progress,
+    };
+    let (entry, summary) = write_series(
+        client,
+        into,
+        prepared,
+        series,
+        count_before,
+        options,
+        written,
+    )
+    .await?;
+    Ok((entry, Some(summary)))
+}
+
+/// This shard's range of one collection into a sharded set (see [`shard`]).
+async fn dump_shard(
+    client: &Milvus,
+    into: SetTarget<'_>,
+    mut prepared: Prepared,
+    shard: Shard,
+    options: &DumpOptions,
+    written: &Arc<AtomicU64>,
+) -> anyhow::Result<(CollectionEntry, Option<CollectionSummary>)> {
+    let name = prepared.plan.collection.clone();
+    let series_dir = locations::progress::shard_dir(&name, shard.index);
+    let progress = if options.resume {
+        resume::scan_parts(into.dir, &series_dir, into.extension).await?
+    } else if !into.dir.child(&series_dir).files().await?.is_empty() {
+        release_if_loaded(client, &prepared).await;
+        return Err(Exit::Refused.because(anyhow::anyhow!(
+            "{}: shard {shard} of {name:?} was started before: add --resume to continue it",
+            into.dir.url(&series_dir)
+        )));
+    } else {
+        Default::default()
+    };
+    if let Some(entry) = progress.complete {
+        release_if_loaded(client, &prepared).await;
+        eprintln!("milvus-dump: {name}: shard {shard} already complete in this set");
+        return Ok((entry, None));
+    }
+    let plan = match shard::read_plan(into.dir, &name, shard).await? {
+        Some(plan) => plan,
+        None if shard.index == 0 => {
+            let rows = begin(client, &mut prepared, options).await?;
+            shard::make_plan(
+                client,
+                into.dir,
+                &prepared.plan,
+                &prepared.header,
+                rows,
+                shard,
+            )
+            .await?
+        }
+        None => shard::wait_for_plan(into.dir, &name, shard).await?,
+    };
+    resume::refuse_changed_schema(
+        into.dir,
+        &shard::plan_path(&name),
+        &plan.header,
+        &prepared.header.collection,
+    )?;
+    // Every shard reads at the plan's snapshot.
+    prepared.header = plan.header.clone();
+    let Some(range) = plan.range(shard.index) else {
+        release_if_loaded(client, &prepared).await;
+        eprintln!(
+            "milvus-dump: {name}: shard {shard} has no rows: {} rows were cut into {} ranges",
+            plan.rows,
+            plan.cuts.len() + 1
+        );
+        let entry = CollectionEntry {
+            header: plan.header,
+            rows: 0,
+            bytes: 0,
+            parts: Vec::new(),
+        };
+        resume::write_complete(into.dir, &series_dir, &entry).await?;
+        return Ok((entry, None));
+    };
+    let key = |json: Option<serde_json::Value>| {
+        json.map(|json| {
+            Pk::from_json(&json)
+                .with_context(|| format!("{}: unreadable cut key {json}", shard::plan_path(&name)))
+        })
+        .transpose()
+    };
+    let pk_name = prepared.fields[prepared.plan.pk_index].name.clone();
+    prepared.plan.filter = KeyRange {
+        after: key(range.after)?,
+        upto: key(range.upto)?,
+        rows: None,
+    }
+    .expr(&options.filter, &pk_name);
+    if prepared.plan.not_before.is_none() {
+        prepared.plan.not_before = client.alloc_timestamp().await?;
+    }
+    let count_before = count_rows(client, &prepared, options).await?;
+    let series = Series {
+        dir: series_dir,
+        empty_part: shard.index == 0,
+        progress,
+    };
+    let (entry, summary) = write_series(
+        client,
+        into,
+        prepared,
+        series,
+        count_before,
+        options,
+        written,
+    )
+    .await?;
+    Ok((entry, Some(summary)))
+}
+
+/// Reads a prepared collection into a series of parts, after what an
+/// interrupted run completed, and records the series as complete.
+async fn write_series(
+    client: &Milvus,
+    into: SetTarget<'_>,
+    mut prepared: Prepared,
+    series: Series,
+    count_before: u64,
+    options: &DumpOptions,
+    written: &Arc<AtomicU64>,
+) -> anyhow::Result<(CollectionEntry, CollectionSummary)> {
+    let name = prepared.plan.collection.clone();
+    let start = series.progress.resume_after()?;
+    let done = series.progress.parts;
+    prepared.resumed_rows = done.iter().map(|p| p.rows).sum();
+    if start.is_some() {
+        eprintln!(
+            "milvus-dump: {name}: resuming after {} complete parts",
+            done.len()
+        );
+    }
+    let mut parts = PartSeries::new(
+        into.dir,
+        series.dir.clone(),
+        series.empty_part,
+        options.format,
+        options.zstd,
+        into.limits,
+        prepared.header.clone(),
+        prepared.fields.clone(),
+        prepared.schema.clone(),
+    );
+    parts.resume_after(done);
+    let progress = Progress::start(
+        "milvus-dump",
+        options.progress,
+        written.clone(),
+        &name,
+        count_before.saturating_sub(prepared.resumed_rows),
+    );
+    let result = pump(
+        client,
+        &prepared,
+        count_before,
+        start,
+        parts,
+        options,
+        written.clone(),
+    )
+    .await;
+    drop(progress);
+    release_if_loaded(client, &prepared).await;
+    let (parts, summary) = result?;
+    let entry = tokio::task::spawn_blocking(move || parts.finish())
+        .await
+        .context("the part writer panicked")??;
+    resume::write_complete(into.dir, &series.dir, &entry).await?;
+    Ok((entry, summary))
+}
+
+/// Checks the set's location and records (or, with --resume or --shard,
+/// reads back) the set's progress file.
+async fn open_set(dir: &locations::Dir, options: &DumpOptions) -> anyhow::Result<InProgress> {
     let at = dir.url("");
     if dir.read(MANIFEST_FILE).await?.is_some() {
         return Err(Exit::Refused.because(anyhow::anyhow!(
             "{at} already holds a complete backup set (manifest.json); choose a new location"
         )));
     }
-    match resume::read_in_progress(dir).await? {
-        Some(state) if options.resume => {
-            if state.format != extension {
-                return Err(Exit::Refused.because(anyhow::anyhow!(
-                    "{at} was started as {} parts; resume it with the same --format/--zstd",
-                    state.format
-                )));
-            }
-            if state.collections != options.collections {
-                return Err(Exit::Refused.because(anyhow::anyhow!(
-                    "{at} was started for collections {:?}; resume it with the same ones",
-                    state.collections
-                )));
-            }
-            Ok(state)
+    let mut looked_twice = false;
+    loop {
+        if let Some(state) = resume::read_in_progress(dir).await? {
+            return check_started(state, &at, options);
         }
-        Some(_) => Err(Exit::Refused.because(anyhow::anyhow!(
-            "{at} holds an interrupted backup set: add --resume to continue it, or choose a new location"
-        ))),
-        None => {
-            if !dir.files().await?.is_empty() {
-                return Err(Exit::Refused.because(anyhow::anyhow!(
-                    "{at} is not empty and holds no backup set to resume"
-                )));
-            }
-            let state = resume::InProgress {
+        // Another shard's `.in-progress.json` being written (its temporary
+        // copy) does not make the location taken.
+        let aside = format!(".{IN_PROGRESS_FILE}.tmp");
+        let files = dir.files().await?;
+        if files.iter().all(|(file, _)| file.starts_with(&aside)) {
+            let state = InProgress {
                 created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                format: extension.to_string(),
+                format: options.format.extension(options.zstd.is_some()).to_string(),
                 collections: options.collections.clone(),
+                shards: options.shard.map(|s| s.count),
             };
-            resume::write_in_progress(dir, &state).await?;
-            Ok(state)
+            if resume::create_in_progress(dir, &state).await? {
+                return Ok(state);
+            }
+            // Another shard started the set meanwhile: read what it wrote.
+        } else if looked_twice || options.shard.is_none() {
+            return Err(Exit::Refused.because(anyhow::anyhow!(
+                "{at} is not empty and holds no backup set to resume"
+            )));
         }
+        looked_twice = true;
+    }
+}
+
+/// Whether this run may continue (or, as a shard, join) the set started
+/// as `state`.
+fn check_started(state: InProgress, at: &str, options: &DumpOptions) -> anyhow::Result<InProgress> {
+    let refuse = |why: String| Err(Exit::Refused.because(anyhow::anyhow!("{at} {why}")));
+    let extension = options.format.extension(options.zstd.is_some());
+    if state.format != extension {
+        return refuse(format!(
+            "was started as {} parts; resume it with the same --format/--zstd",
+            state.format
+        ));
+    }
+    if state.collections != options.collections {
+        return refuse(format!(
+            "was started for collections {:?}; resume it with the same ones",
+            state.collections
+        ));
+    }
+    match (state.shards, options.shard) {
+        (Some(n), Some(shard)) if n != shard.count => {
+            refuse(format!("is dumped in {n} shards: use --shard K/{n}"))
+        }
+        (Some(n), None) => refuse(format!(
+            "is a dump in {n} shards: continue a shard with --shard K/{n} --resume, or complete the set with --finish"
+        )),
+        (None, Some(_)) => refuse(
+            "holds a dump by one process: continue it with --resume (no --shard), or choose a new location".into(),
+        ),
+        (Some(_), Some(_)) => Ok(state),
+        (None, None) if options.resume => Ok(state),
+        (None, None) => refuse(
+            "holds an interrupted backup set: add --resume to continue it, or choose a new location".into(),
+        ),
     }
 }
 

@@ -5,4 +5,5 @@ pub mod dump;
 pub mod parallel;
 pub mod reader;
 pub mod resume;
+pub mod shard;
 pub mod sink;

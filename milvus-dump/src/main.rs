@@ -86,6 +86,19 @@ struct Args {
     #[arg(long, requires = "out_dir")]
     resume: bool,
 
+    /// Dump the K-th of N primary-key ranges (K = 0..N-1) into --out-dir, a
+    /// set the other N-1 shards write too (one process each, e.g. the pods of
+    /// an Indexed Job). Shard 0 cuts the ranges (equal rows) at one
+    /// snapshot; the shard that finishes last writes the manifest.
+    #[arg(long, value_name = "K/N", requires = "out_dir")]
+    shard: Option<milvus_dump::shard::Shard>,
+
+    /// Write the manifest of a sharded set in --out-dir whose shards have
+    /// all finished (exit 11 naming the shards still missing), and exit.
+    /// Needs no server.
+    #[arg(long, requires = "out_dir", conflicts_with_all = ["shard", "resume", "collections", "all"])]
+    finish: bool,
+
     /// Compress with zstd (optionally at LEVEL, 1-22; default 3): JSONL as a
     /// zstd frame (`.jsonl.zst`), Parquet with its own zstd codec on every
     /// column chunk (still a `.parquet` file, readable by Milvus's Import).
@@ -176,6 +189,11 @@ fn run(args: Args) -> anyhow::Result<Exit> {
 }
 
 async fn run_async(args: Args) -> anyhow::Result<Exit> {
+    if let (true, Some(dir)) = (args.finish, &args.out_dir) {
+        let dir = locations::location::set_dir(dir, &args.store.store_config())?;
+        milvus_dump::shard::finish(&dir).await?;
+        return Ok(Exit::Ok);
+    }
     let options = args.connect.options()?;
     let client = Milvus::connect(&options).await?;
 
@@ -255,6 +273,7 @@ async fn run_async(args: Args) -> anyhow::Result<Exit> {
         store: args.store.store_config(),
         pacer: args.throttle.pacer(),
         overwrite: args.overwrite,
+        shard: args.shard,
     };
 
     if args.schema_only {

@@ -195,7 +195,8 @@ pub struct KeyRange {
 }
 
 impl KeyRange {
-    fn expr(&self, filter: &str, pk_name: &str) -> String {
+    /// The filter expression of `filter` within this range.
+    pub fn expr(&self, filter: &str, pk_name: &str) -> String {
         let lower = self
             .after
             .as_ref()

@@ -1,41 +1,26 @@
 //! Resuming an interrupted backup set, wherever it is (a directory or an
 //! object-store prefix).
 //!
-//! While a set is written, it carries its own progress beside its parts:
-//! `.in-progress.json` (start time, format, collections) at the root; per
-//! collection `header.json` (the schema it started with), a
+//! While a set is written, it carries its own progress beside its parts
+//! (`locations::progress` has the layout): `.in-progress.json` at the root;
+//! per collection `header.json` (the schema it started with), a
 //! `part-NNNNN.<ext>.json` beside every completed part (its manifest entry),
-//! and `complete.json` once the collection is done. `--resume` trusts only
+//! and `complete.json` once the collection is done (a sharded set: the
+//! same per shard, in the shard's directory). `--resume` trusts only
 //! parts whose file matches its record (size and sha256), removes everything
 //! after the first that does not, and continues from the last complete
 //! part's last primary key. The manifest is written last and the progress
 //! files are then removed.
 
 use anyhow::Context as _;
+use locations::progress::{
+    read_json, shard_dir, InProgress, COMPLETE_FILE, HEADER_FILE, IN_PROGRESS_FILE, SHARD_PLAN_FILE,
+};
 use locations::Dir;
-use record_stream::header::{CollectionSpec, Header};
-use record_stream::manifest::{CollectionEntry, Part};
-use serde::{Deserialize, Serialize};
+use record_stream::header::{CollectionSpec, Header, FORMAT_VERSION};
+use record_stream::manifest::{CollectionEntry, Manifest, Part, MANIFEST_FILE};
 
 use milvus_model::Pk;
-
-/// Set-level progress file.
-pub const IN_PROGRESS_FILE: &str = ".in-progress.json";
-/// The header a collection's dump started with.
-pub const HEADER_FILE: &str = "header.json";
-/// A finished collection's manifest entry.
-pub const COMPLETE_FILE: &str = "complete.json";
-
-/// What `.in-progress.json` holds.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct InProgress {
-    /// When the set was started.
-    pub created_at: String,
-    /// Part file extension (`parquet`, `jsonl.zst`, ...).
-    pub format: String,
-    /// Collections, in dump order.
-    pub collections: Vec<String>,
-}
 
 /// Where a collection's dump stands.
 #[derive(Debug, Default)]
@@ -65,31 +50,15 @@ pub fn part_record_path(part_path: &str) -> String {
     format!("{part_path}.json")
 }
 
-/// Reads a small JSON file of the set, if it exists.
-async fn read_json<T: serde::de::DeserializeOwned>(
-    dir: &Dir,
-    rel: &str,
-) -> anyhow::Result<Option<T>> {
-    let bytes: Option<Vec<u8>> = dir.read(rel).await?;
-    match bytes {
-        None => Ok(None),
-        Some(bytes) => {
-            Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
-                format!("{} is not valid", dir.url(rel))
-            })?))
-        }
-    }
-}
-
 /// Reads `.in-progress.json`, if any.
 pub async fn read_in_progress(dir: &Dir) -> anyhow::Result<Option<InProgress>> {
-    read_json(dir, IN_PROGRESS_FILE).await
+    Ok(read_json(dir, IN_PROGRESS_FILE).await?)
 }
 
-/// Writes `.in-progress.json`.
-pub async fn write_in_progress(dir: &Dir, state: &InProgress) -> anyhow::Result<()> {
+/// Writes `.in-progress.json` where none is; false when one is there.
+pub async fn create_in_progress(dir: &Dir, state: &InProgress) -> anyhow::Result<bool> {
     Ok(dir
-        .write(IN_PROGRESS_FILE, serde_json::to_vec_pretty(state)?)
+        .create(IN_PROGRESS_FILE, serde_json::to_vec_pretty(state)?)
         .await?)
 }
 
@@ -101,23 +70,49 @@ pub async fn scan_collection(
     extension: &str,
 ) -> anyhow::Result<CollectionProgress> {
     let name = &current.name;
-    let mut progress = CollectionProgress::default();
     let header_rel = format!("{name}/{HEADER_FILE}");
-    if let Some(header) = read_json::<Header>(dir, &header_rel).await? {
-        if header.collection.fields != current.fields {
-            return Err(pipes_cli::Exit::Refused.because(anyhow::anyhow!(
-                "collection {name:?} changed its schema since this set was started ({}): start a new set",
-                dir.url(&header_rel)
-            )));
-        }
-        progress.header = Some(header);
+    let header = read_json::<Header>(dir, &header_rel).await?;
+    if let Some(header) = &header {
+        refuse_changed_schema(dir, &header_rel, header, current)?;
     }
-    if let Some(complete) = read_json(dir, &format!("{name}/{COMPLETE_FILE}")).await? {
+    let mut progress = scan_parts(dir, name, extension).await?;
+    progress.header = header;
+    Ok(progress)
+}
+
+/// Refuses to continue a set whose collection (as recorded in `rel`) has
+/// another schema now.
+pub fn refuse_changed_schema(
+    dir: &Dir,
+    rel: &str,
+    recorded: &Header,
+    current: &CollectionSpec,
+) -> anyhow::Result<()> {
+    if recorded.collection.fields == current.fields {
+        return Ok(());
+    }
+    Err(pipes_cli::Exit::Refused.because(anyhow::anyhow!(
+        "collection {:?} changed its schema since this set was started ({}): start a new set",
+        current.name,
+        dir.url(rel)
+    )))
+}
+
+/// How far the parts under `series` (a collection's directory, or a
+/// shard's) got: its record when complete, else its trusted parts; removes
+/// the rest.
+pub async fn scan_parts(
+    dir: &Dir,
+    series: &str,
+    extension: &str,
+) -> anyhow::Result<CollectionProgress> {
+    let mut progress = CollectionProgress::default();
+    if let Some(complete) = read_json(dir, &format!("{series}/{COMPLETE_FILE}")).await? {
         progress.complete = Some(complete);
         return Ok(progress);
     }
     for index in 0.. {
-        let relative = format!("{name}/part-{index:05}.{extension}");
+        let relative = format!("{series}/part-{index:05}.{extension}");
         // A record that is missing or unreadable (cut when the run was
         // killed) ends the trusted parts; storage that fails ends the resume.
         let Some(record) = dir.read(&part_record_path(&relative)).await? else {
@@ -142,11 +137,10 @@ pub async fn scan_collection(
         .iter()
         .flat_map(|p| [part_record_path(&p.path), p.path.clone()])
         .collect();
-    let collection_dir = dir.child(name);
-    for (file, _) in collection_dir.files().await? {
+    for (file, _) in dir.child(series).files().await? {
         let is_part_file =
             file.starts_with("part-") || (file.starts_with(".part-") && file.ends_with(".tmp"));
-        let rel = format!("{name}/{file}");
+        let rel = format!("{series}/{file}");
         if is_part_file && !trusted.contains(&rel) {
             dir.delete(&rel).await?;
         }
@@ -154,9 +148,13 @@ pub async fn scan_collection(
     Ok(progress)
 }
 
-/// Records a finished collection.
-pub async fn write_complete(dir: &Dir, entry: &CollectionEntry) -> anyhow::Result<()> {
-    let rel = format!("{}/{COMPLETE_FILE}", entry.header.collection.name);
+/// Records finished parts: a collection's (`series` = its name) or a shard's.
+pub async fn write_complete(
+    dir: &Dir,
+    series: &str,
+    entry: &CollectionEntry,
+) -> anyhow::Result<()> {
+    let rel = format!("{series}/{COMPLETE_FILE}");
     Ok(dir.write(&rel, serde_json::to_vec_pretty(entry)?).await?)
 }
 
@@ -166,13 +164,18 @@ pub async fn write_header(dir: &Dir, header: &Header) -> anyhow::Result<()> {
     Ok(dir.write(&rel, serde_json::to_vec_pretty(header)?).await?)
 }
 
-/// Removes the progress files once the manifest is written.
-pub async fn clean_up(dir: &Dir, entries: &[CollectionEntry]) {
+/// Removes the progress files once the manifest is written (`shards`: the
+/// set was written by that many shards).
+async fn clean_up(dir: &Dir, entries: &[CollectionEntry], shards: Option<u32>) {
     let mut progress_files = vec![IN_PROGRESS_FILE.to_string()];
     for entry in entries {
         let name = &entry.header.collection.name;
         progress_files.push(format!("{name}/{HEADER_FILE}"));
         progress_files.push(format!("{name}/{COMPLETE_FILE}"));
+        progress_files.push(format!("{name}/{SHARD_PLAN_FILE}"));
+        progress_files.extend(
+            (0..shards.unwrap_or(0)).map(|k| format!("{}/{COMPLETE_FILE}", shard_dir(name, k))),
+        );
         progress_files.extend(entry.parts.iter().map(|p| part_record_path(&p.path)));
     }
     for rel in progress_files {
@@ -180,4 +183,31 @@ pub async fn clean_up(dir: &Dir, entries: &[CollectionEntry]) {
             eprintln!("milvus-dump: warning: {e}");
         }
     }
+}
+
+/// Completes the set: its manifest (only where none is: a set is never
+/// overwritten), then the progress files go. False when another run wrote
+/// the manifest first.
+pub async fn complete_set(
+    dir: &Dir,
+    state: &InProgress,
+    entries: Vec<CollectionEntry>,
+) -> anyhow::Result<bool> {
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        tool: "milvus-dump".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        created_at: state.created_at.clone(),
+        completed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        format: state.format.clone(),
+        collections: entries,
+    };
+    if !dir
+        .create(MANIFEST_FILE, serde_json::to_vec_pretty(&manifest)?)
+        .await?
+    {
+        return Ok(false);
+    }
+    clean_up(dir, &manifest.collections, state.shards).await;
+    Ok(true)
 }

@@ -149,7 +149,12 @@ type PartFile = HashingWriter<FileWriter>;
 pub struct PartSeries {
     dir: Dir,
     runtime: tokio::runtime::Handle,
-    collection_dir: String,
+    /// Where the parts go, relative to the set: the collection's directory,
+    /// or a shard's inside it.
+    series_dir: String,
+    /// Write one empty part when there are no rows (so an empty collection
+    /// restores as empty); a shard other than the first writes none.
+    empty_part: bool,
     format: Format,
     zstd: Option<i32>,
     part_rows: Option<u64>,
@@ -186,9 +191,12 @@ pub struct PartLimits {
 }
 
 impl PartSeries {
-    /// A series under `dir/<collection>/`; call inside the runtime.
+    /// A series under `dir/<series_dir>/`; call inside the runtime.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         dir: &Dir,
+        series_dir: String,
+        empty_part: bool,
         format: Format,
         zstd: Option<i32>,
         limits: PartLimits,
@@ -196,12 +204,12 @@ impl PartSeries {
         fields: Vec<FieldSpec>,
         schema: SchemaRef,
     ) -> Self {
-        let collection_dir = header.collection.name.clone();
         let pk_index = fields.iter().position(|f| f.is_primary_key).unwrap_or(0);
         Self {
             dir: dir.clone(),
             runtime: tokio::runtime::Handle::current(),
-            collection_dir,
+            series_dir,
+            empty_part,
             format,
             zstd,
             part_rows: limits.rows,
@@ -260,7 +268,7 @@ impl PartSeries {
     fn open_part(&self) -> anyhow::Result<OpenPart> {
         let relative = format!(
             "{}/part-{:05}.{}",
-            self.collection_dir,
+            self.series_dir,
             self.parts.len(),
             self.format.extension(self.zstd.is_some())
         );
@@ -311,10 +319,10 @@ impl PartSeries {
         Ok(())
     }
 
-    /// Closes the last part and returns the collection's manifest entry. An
+    /// Closes the last part and returns the series' manifest entry. An
     /// empty collection still gets one (empty) part, so it restores as empty.
     pub fn finish(mut self) -> anyhow::Result<CollectionEntry> {
-        if self.open.is_none() && self.parts.is_empty() {
+        if self.open.is_none() && self.parts.is_empty() && self.empty_part {
             self.open = Some(self.open_part()?);
         }
         self.close_part()?;

@@ -72,6 +72,10 @@ pub mod examples {
             "milvus-dump -c docs --out-dir /backups/docs --part-rows 1000000 --zstd --resume",
             "a new backup set; after a crash, the same line continues it from its last complete part",
         ),
+        (
+            "milvus-dump -c docs --format parquet --out-dir s3://bk/sharded/docs/ --shard 0/2 --resume &",
+            "shard 0 of 2 of one set (run 1/2 beside it); the last to finish writes the manifest",
+        ),
     ];
 
     /// `milvus-load`.

@@ -4,7 +4,8 @@ five-field schedule and runs a script that exists, at the path the image
 holds it (/opt/milvus-pipes/scripts), from the image this repository builds
 (REGISTRY/milvus-pipes:RELEASE, the release in Cargo.toml, as
 scripts/build-image.sh tags it), the alert rules have an alert name and an
-expression, and the crontab's lines schedule existing scripts. (No cluster here, so `kubectl apply --dry-run=client` cannot run:
+expression, a sharded-dump Job is Indexed with one pod per shard, and the
+crontab's lines schedule existing scripts. (No cluster here, so `kubectl apply --dry-run=client` cannot run:
 it needs an API server even in client mode.)
 
     python tests/e2e/k8s_manifests.py        # exit 1 on the first problem
@@ -58,6 +59,26 @@ def check_container(where, container):
             fail(f"{where}: command {word!r} is not under {IMAGE_SCRIPTS}, where the image holds scripts/")
 
 
+def check_sharded_job(where, spec):
+    """An Indexed Job of milvus-dump shards: one pod per shard, each told its
+    index (JOB_COMPLETION_INDEX) and the shard count the Job runs."""
+    if spec.get("completionMode") != "Indexed":
+        fail(f"{where}: a sharded dump needs completionMode Indexed (JOB_COMPLETION_INDEX)")
+    pod = spec["template"]["spec"]
+    if pod.get("restartPolicy") not in ("Never", "OnFailure"):
+        fail(f"{where}: a Job's pods need restartPolicy Never or OnFailure")
+    for container in pod["containers"]:
+        check_container(where, container)
+        command = " ".join(container.get("command", []) + container.get("args", []))
+        if '--shard "$JOB_COMPLETION_INDEX/$SHARDS"' not in command or "--resume" not in command:
+            fail(f"{where}: milvus-dump must run with --shard \"$JOB_COMPLETION_INDEX/$SHARDS\" --resume")
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        shards = int(env.get("SHARDS") or 0)
+        if not shards or spec.get("completions") != shards or spec.get("parallelism") != shards:
+            fail(f"{where}: SHARDS ({env.get('SHARDS')}) must equal completions and parallelism "
+                 f"({spec.get('completions')}, {spec.get('parallelism')})")
+
+
 def check_object(path, doc):
     where = f"{path.relative_to(ROOT)}"
     for key in ("apiVersion", "kind"):
@@ -75,6 +96,8 @@ def check_object(path, doc):
             fail(f"{where}: its containers run none of scripts/*.sh")
         for container in pod["containers"]:
             check_container(where, container)
+    if doc["kind"] == "Job":
+        check_sharded_job(where, doc["spec"])
     if doc["kind"] in ("ConfigMap", "Secret"):
         for section in ("data", "stringData"):
             for key, value in (doc.get(section) or {}).items():

@@ -15,6 +15,7 @@ use test_harness::{
 mod auth;
 mod import;
 mod inputs;
+mod shards;
 mod signals;
 
 fn load(server: Server) -> Command {
