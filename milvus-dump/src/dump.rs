@@ -723,7 +723,7 @@ async fn dump_collection(
         empty_part: true,
         progress,
     };
-    let (entry, summary) = write_series(
+    write_series(
         client,
         into,
         prepared,
@@ -732,8 +732,7 @@ async fn dump_collection(
         options,
         written,
     )
-    .await?;
-    Ok((entry, Some(summary)))
+    .await
 }
 
 /// This shard's range of one collection into a sharded set (see [`shard`]).
@@ -826,7 +825,7 @@ async fn dump_shard(
         empty_part: shard.index == 0,
         progress,
     };
-    let (entry, summary) = write_series(
+    write_series(
         client,
         into,
         prepared,
@@ -835,8 +834,7 @@ async fn dump_shard(
         options,
         written,
     )
-    .await?;
-    Ok((entry, Some(summary)))
+    .await
 }
 
 /// Reads a prepared collection into a series of parts, after what an
@@ -849,7 +847,7 @@ async fn write_series(
     count_before: u64,
     options: &DumpOptions,
     written: &Arc<AtomicU64>,
-) -> anyhow::Result<(CollectionEntry, CollectionSummary)> {
+) -> anyhow::Result<(CollectionEntry, Option<CollectionSummary>)> {
     let name = prepared.plan.collection.clone();
     let start = series.progress.resume_after()?;
     let done = series.progress.parts;
@@ -896,7 +894,7 @@ async fn write_series(
         .await
         .context("the part writer panicked")??;
     resume::write_complete(into.dir, &series.dir, &entry).await?;
-    Ok((entry, summary))
+    Ok((entry, Some(summary)))
 }
 
 /// Checks the set's location and records (or, with --resume or --shard,
