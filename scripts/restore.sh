@@ -6,6 +6,7 @@
 #   COLLECTION=docs scripts/restore.sh                     # -> docs_restored_20261124T021500Z
 #   COLLECTION=docs ALIAS=docs_live scripts/restore.sh     # ... and move alias docs_live to it
 #   COLLECTION=docs RESTORE_SET=2026-11-20T021500Z TARGET_COLLECTION=docs_old scripts/restore.sh
+#   COLLECTION=docs RESTORE_VIA=import BACKUP_URL=s3://milvus-bucket/backups scripts/restore.sh   # the server reads the set
 #
 # Steps: pick the set (`backup-verify --list`); `milvus-load -c TARGET --pick
 # COLLECTION SET_URL`, read where the set lives (object storage or a
@@ -24,6 +25,13 @@
 #   ALIAS              once the copy is verified, point this alias at the new
 #                      collection (milvus-load --alias-only) (default: none)
 #   VERIFY_SAMPLE      rows compared with the live copy (default: 100)
+#   RESTORE_VIA        insert (default): rows through the proxy; import: Milvus's own Import
+#                      reads the Parquet parts where the set lives (it must be where the
+#                      server reads files: its bucket, or a standalone's storage directory;
+#                      refused with the reason, exit 4, otherwise); auto: import where it
+#                      can, insert otherwise (milvus-load --import / --import=auto)
+#   IMPORT_ROOT        what to strip from the set's location to get the server's paths
+#                      (milvus-load --import-root; default: the bucket, or nothing for a path)
 #   MILVUS_LOAD_ARGS   extra milvus-load flags, e.g. "--index-fallback AUTOINDEX" or "--new-ids"
 #   LOAD_MAX_ROWS_PER_SECOND, LOAD_MAX_BYTES_PER_SECOND
 #                      cap the inserts into the server (default: none)
@@ -48,17 +56,29 @@ VERIFY_SAMPLE=${VERIFY_SAMPLE:-100}
 MILVUS_LOAD_ARGS=${MILVUS_LOAD_ARGS:-}
 LOAD_MAX_ROWS_PER_SECOND=${LOAD_MAX_ROWS_PER_SECOND:-}
 LOAD_MAX_BYTES_PER_SECOND=${LOAD_MAX_BYTES_PER_SECOND:-}
+RESTORE_VIA=${RESTORE_VIA:-insert}
+IMPORT_ROOT=${IMPORT_ROOT:-}
 
 [[ -n $COLLECTION ]] || ops_die 2 "set COLLECTION to the collection to restore"
+case $RESTORE_VIA in
+insert) via_args=() ;;
+import) via_args=(--import) ;;
+auto) via_args=(--import=auto) ;;
+*) ops_die 2 "RESTORE_VIA=$RESTORE_VIA: use insert, import or auto" ;;
+esac
+if [[ -n $IMPORT_ROOT ]]; then
+    [[ $RESTORE_VIA != insert ]] || ops_die 2 "IMPORT_ROOT is for RESTORE_VIA=import or auto"
+    via_args+=(--import-root "$IMPORT_ROOT")
+fi
 ops_require backup-verify milvus-load
 
 line=$(ops_pick_set "$BACKUP_URL" "$COLLECTION" "$RESTORE_SET") || exit
 read -r set_name _time state _colls _rows _bytes set_url <<<"$line"
 TARGET_COLLECTION=${TARGET_COLLECTION:-${COLLECTION}_restored_${set_name//[^0-9A-Za-z]/}}
 started_ms=$(ops_now_ms)
-ops_log "restoring $COLLECTION from $set_name ($state, $set_url) into $TARGET_COLLECTION"
+ops_log "restoring $COLLECTION from $set_name ($state, $set_url) into $TARGET_COLLECTION (rows via $RESTORE_VIA)"
 
-load_args=(-c "$TARGET_COLLECTION" --pick "$COLLECTION")
+load_args=(-c "$TARGET_COLLECTION" --pick "$COLLECTION" "${via_args[@]}")
 # Word splitting wanted: extra flags as an operator writes them.
 # shellcheck disable=SC2206
 load_args+=($MILVUS_LOAD_ARGS)

@@ -107,6 +107,9 @@ pub struct Expect<'a> {
     pub first_pk: Option<&'a serde_json::Value>,
     /// See `first_pk`.
     pub last_pk: Option<&'a serde_json::Value>,
+    /// The partition the manifest says all its rows are in (the file then
+    /// has no `$partition` column).
+    pub partition: Option<&'a str>,
 }
 
 /// What decoding found.
@@ -126,7 +129,8 @@ pub fn decode_blob(
     sample: &mut Sample,
     spool: &Spool,
 ) -> Result<Decoded, Problem> {
-    let decoder = Decoder::open_blob(blob, expect.source, spool)?;
+    let decoder = Decoder::open_blob(blob, expect.source, spool)?
+        .in_partition(expect.partition.map(str::to_string));
     decode(decoder, expect, keys, sample)
 }
 

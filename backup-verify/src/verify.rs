@@ -184,7 +184,14 @@ pub async fn verify_set(dir: &Dir, options: &Options) -> Verified {
             })
             .buffered(options.read_ahead.max(1));
         futures::pin_mut!(digests);
+        let mut partition = None;
         while let Some((part, blob, digest)) = digests.next().await {
+            // Parts of one partition each hold its keys ascending; the next
+            // partition's keys start over.
+            if part.partition != partition {
+                partition = part.partition.clone();
+                keys = KeyOrder::default();
+            }
             let digest = match digest {
                 Ok(Some(digest)) => digest,
                 Ok(None) => {
@@ -224,6 +231,7 @@ pub async fn verify_set(dir: &Dir, options: &Options) -> Verified {
                         rows: Some(part.rows),
                         first_pk: Some(&part.first_pk),
                         last_pk: Some(&part.last_pk),
+                        partition: part.partition.as_deref(),
                     };
                     let decoded = decode_blob(&blob, &expect, &mut keys, &mut sample, &spool);
                     if decoded.is_err() {
@@ -294,6 +302,7 @@ pub async fn verify_stream(blob: &Blob, options: &Options) -> Verified {
             rows: None,
             first_pk: None,
             last_pk: None,
+            partition: None,
         };
         let decoded = if options.checksums_only {
             locations::content::prove_complete(&blob, &source, &options.spool)
@@ -344,6 +353,7 @@ pub fn verify_stdin(options: &Options) -> Verified {
         rows: None,
         first_pk: None,
         last_pk: None,
+        partition: None,
     };
     let counted = CountingReader::default();
     let bytes = counted.bytes.clone();

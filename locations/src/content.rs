@@ -13,10 +13,13 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
+use arrow::array::StringArray;
+use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use record_stream::header::{FieldSpec, Header, HEADER_KEY};
 use record_stream::jsonl_read::{JsonlReader, JsonlReaderStart};
+use record_stream::layout;
 use record_stream::parquet_read::{ParquetInput, ParquetRows};
 use record_stream::random_access::SharedBytes;
 use record_stream::{PARQUET_MAGIC, ZSTD_MAGIC};
@@ -141,6 +144,9 @@ pub struct Decoder {
     inner: Opened,
     /// A spooled copy the Parquet reader reads, removed with the decoder.
     _spooled: Option<tempfile::TempPath>,
+    /// The partition of every row, when a set's manifest names it for the
+    /// part instead of the part carrying a `$partition` column.
+    partition: Option<String>,
 }
 
 enum Opened {
@@ -171,6 +177,7 @@ impl Decoder {
                 source: source.to_string(),
                 inner: Opened::Parquet(parquet),
                 _spooled: None,
+                partition: None,
             });
         }
         Self::open_reader(
@@ -192,6 +199,7 @@ impl Decoder {
                 source: source.to_string(),
                 inner: Opened::Parquet(parquet),
                 _spooled: None,
+                partition: None,
             });
         }
         Self::open_reader(Box::new(io::Cursor::new(bytes)), source, spool)
@@ -218,6 +226,7 @@ impl Decoder {
                     source: source.to_string(),
                     inner: Opened::Parquet(parquet),
                     _spooled: Some(spooled),
+                    partition: None,
                 })
             }
             Sniffed::Text { reader, layout } => {
@@ -231,9 +240,18 @@ impl Decoder {
                         layout,
                     },
                     _spooled: None,
+                    partition: None,
                 })
             }
         }
+    }
+
+    /// Says that every row is in `partition` (a set's part whose manifest
+    /// entry names it): [`Decoder::batches`] then supplies the
+    /// `$partition` column the file does not have.
+    pub fn in_partition(mut self, partition: Option<String>) -> Self {
+        self.partition = partition;
+        self
     }
 
     /// The stream header the file carries, if any.
@@ -277,6 +295,17 @@ impl Decoder {
         batch_rows: usize,
     ) -> Result<Batches> {
         let source = self.source;
+        // A part of one partition: its file has every column but that one.
+        let partition = self.partition.and_then(|name| {
+            let at = fields.iter().position(layout::is_partition_column)?;
+            Some(PartitionColumn { at, name })
+        });
+        let file_fields: Vec<FieldSpec> = fields
+            .iter()
+            .filter(|f| partition.is_none() || !layout::is_partition_column(f))
+            .cloned()
+            .collect();
+        let fields = file_fields.as_slice();
         let inner = match self.inner {
             Opened::Jsonl { start, layout, .. } => {
                 let refs: Vec<&FieldSpec> = fields.iter().collect();
@@ -307,6 +336,7 @@ impl Decoder {
             inner,
             batch_rows: batch_rows.max(1),
             rows: 0,
+            partition,
             _spooled: self._spooled,
         })
     }
@@ -354,7 +384,37 @@ pub struct Batches {
     inner: Rows,
     batch_rows: usize,
     rows: u64,
+    partition: Option<PartitionColumn>,
     _spooled: Option<tempfile::TempPath>,
+}
+
+/// The `$partition` column a reader asked for, supplied from the manifest.
+struct PartitionColumn {
+    /// Its position among the columns asked for.
+    at: usize,
+    /// Every row's partition.
+    name: String,
+}
+
+impl PartitionColumn {
+    fn insert_into(&self, batch: RecordBatch) -> std::result::Result<RecordBatch, String> {
+        let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
+        let mut columns = batch.columns().to_vec();
+        let field = layout::arrow_schema(&[layout::partition_field()])
+            .map_err(|e| e.to_string())?
+            .field(0)
+            .clone();
+        fields.insert(self.at, std::sync::Arc::new(field));
+        columns.insert(
+            self.at,
+            std::sync::Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                self.name.as_str(),
+                batch.num_rows(),
+            ))),
+        );
+        RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)
+            .map_err(|e| e.to_string())
+    }
 }
 
 // One per file being read: boxing buys nothing.
@@ -425,7 +485,14 @@ impl Iterator for Batches {
         if let Some(Ok(batch)) = &batch {
             self.rows += batch.num_rows() as u64;
         }
-        batch
+        match (&self.partition, batch) {
+            (Some(partition), Some(Ok(batch))) => Some(
+                partition
+                    .insert_into(batch)
+                    .map_err(|reason| Error::corrupt(&self.source, reason)),
+            ),
+            (_, batch) => batch,
+        }
     }
 }
 

@@ -66,6 +66,8 @@ pub struct Input {
 pub struct Unit {
     /// The name errors use (a part's path in the set, a file, `stdin`).
     pub source: String,
+    /// The partition of all its rows, when the manifest names it.
+    partition: Option<String>,
     content: UnitContent,
 }
 
@@ -82,11 +84,12 @@ enum UnitContent {
 impl Unit {
     /// Opens it for reading (blocking).
     pub fn open(self, spool: &Spool) -> Result<Decoder> {
-        match self.content {
-            UnitContent::File(blob) => Decoder::open_blob(&blob, &self.source, spool),
-            UnitContent::Part { blob, part } => open_part(&blob, &part, spool),
-            UnitContent::Opened(decoder) => Ok(*decoder),
-        }
+        let decoder = match self.content {
+            UnitContent::File(blob) => Decoder::open_blob(&blob, &self.source, spool)?,
+            UnitContent::Part { blob, part } => open_part(&blob, &part, spool)?,
+            UnitContent::Opened(decoder) => *decoder,
+        };
+        Ok(decoder.in_partition(self.partition))
     }
 }
 
@@ -108,6 +111,7 @@ impl Input {
                 set::check_part(&part, &found)?;
                 Ok::<_, Error>(Unit {
                     source: unit.source,
+                    partition: unit.partition,
                     content: UnitContent::File(blob),
                 })
             })
@@ -229,6 +233,7 @@ pub async fn open(
                     )),
                     Some(_) => Ok(Unit {
                         source: part.path.clone(),
+                        partition: part.partition.clone(),
                         content: UnitContent::Part {
                             blob: dir.blob(&part.path),
                             part: part.clone(),
@@ -257,6 +262,7 @@ fn one_unit(decoder: Decoder, source: &str) -> Input {
         average_row_bytes: decoder.average_row_bytes(),
         units: vec![Unit {
             source: source.to_string(),
+            partition: None,
             content: UnitContent::Opened(Box::new(decoder)),
         }],
         parts: Vec::new(),
@@ -290,6 +296,7 @@ fn open_stream(blob: Blob, source: String, spool: &Spool) -> Result<Input> {
                 average_row_bytes: None,
                 units: vec![Unit {
                     source,
+                    partition: None,
                     content: UnitContent::File(blob),
                 }],
                 parts: Vec::new(),

@@ -101,10 +101,8 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(dir: &Dir, rel: &str) -> 
 /// Where a sharded set stands: per collection, each shard's record.
 #[derive(Debug)]
 pub struct ShardedSet {
-    /// The set's progress file.
+    /// The set's progress file (its `shards` is set).
     pub state: InProgress,
-    /// Shards (N).
-    pub shards: u32,
     /// Per collection (in dump order): its plan, if shard 0 has made it,
     /// and each shard's record (`None`: not complete).
     pub collections: Vec<(String, Option<ShardPlan>, Vec<Option<CollectionEntry>>)>,
@@ -130,17 +128,18 @@ impl ShardedSet {
             }
             collections.push((name.clone(), plan, records));
         }
-        Ok(Some(Self {
-            state,
-            shards,
-            collections,
-        }))
+        Ok(Some(Self { state, collections }))
+    }
+
+    /// Shards (N).
+    pub fn shards(&self) -> u32 {
+        self.state.shards.unwrap_or(0)
     }
 
     /// The shards that have not recorded completion, as `K` with the
     /// collections each still owes (empty: every shard is done).
     pub fn unfinished(&self) -> Vec<(u32, Vec<String>)> {
-        (0..self.shards)
+        (0..self.shards())
             .filter_map(|index| {
                 let owed: Vec<String> = self
                     .collections
@@ -155,7 +154,7 @@ impl ShardedSet {
 
     /// Why the set has no manifest yet, naming the missing shards.
     pub fn why_incomplete(&self, at: &str) -> String {
-        let n = self.shards;
+        let n = self.shards();
         let unfinished = self.unfinished();
         if unfinished.is_empty() {
             return format!(

@@ -243,8 +243,6 @@ impl Write for FileWriter {
     }
 }
 
-/// `.NAME.tmp` beside `DIR/NAME`: where a local file is written until it
-/// is complete (`milvus-dump --resume` removes such leftovers).
 fn exists_error(path: &Path) -> Error {
     Error::new(
         Kind::Usage,
@@ -253,12 +251,35 @@ fn exists_error(path: &Path) -> Error {
     )
 }
 
+/// `.NAME.tmp` beside `DIR/NAME`: where a local file is written until it
+/// is complete (small files written whole add `.PID`: see `Dir::write`).
 pub(crate) fn temporary_beside(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp"))
+}
+
+/// The name a local file being written under a temporary name (by this
+/// process or another, or left by one that died) will have, if `file` (a
+/// path as `Dir::files` lists it) is such a temporary: `a/.NAME.tmp` and
+/// `a/.NAME.tmp.PID` stand for `a/NAME`.
+pub fn completed_name(file: &str) -> Option<String> {
+    let (dir, name) = file.rsplit_once('/').map_or(("", file), |(d, n)| (d, n));
+    let name = name.strip_prefix('.')?;
+    let stem = match name.rsplit_once(".tmp") {
+        Some((stem, "")) => stem,
+        Some((stem, pid)) if pid.len() > 1 && pid[1..].bytes().all(|b| b.is_ascii_digit()) => {
+            pid.starts_with('.').then_some(stem)?
+        }
+        _ => return None,
+    };
+    Some(if dir.is_empty() {
+        stem.to_string()
+    } else {
+        format!("{dir}/{stem}")
+    })
 }
 
 fn write_error(url: &str, e: io::Error) -> Error {
@@ -386,6 +407,32 @@ impl Read for PipeReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temporary_names_tell_the_file_they_become() {
+        let cases = [
+            ("..in-progress.json.tmp.4242", Some(".in-progress.json")),
+            (
+                "docs/.part-00003.parquet.tmp",
+                Some("docs/part-00003.parquet"),
+            ),
+            (
+                "docs/shard-001/.complete.json.tmp.7",
+                Some("docs/shard-001/complete.json"),
+            ),
+            ("docs/part-00003.parquet", None),
+            ("docs/.part-00003.parquet.tmp.x1", None),
+            (".notes.tmpl", None),
+        ];
+        for (file, becomes) in cases {
+            assert_eq!(completed_name(file).as_deref(), becomes, "{file}");
+        }
+        let beside = temporary_beside(Path::new("docs/part-00003.parquet"));
+        assert_eq!(
+            completed_name(&beside.to_string_lossy()).as_deref(),
+            Some("docs/part-00003.parquet")
+        );
+    }
 
     #[test]
     fn a_pipe_ends_only_when_told() {

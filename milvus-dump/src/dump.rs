@@ -317,27 +317,19 @@ async fn prepare(client: &Milvus, name: &str, options: &DumpOptions) -> anyhow::
 /// timestamp taken first, so it waits on no query node that has caught up.
 /// One consistency wait instead of three saves 0.4–0.8 s per dump on Milvus
 /// 2.3.5.
-async fn begin(
-    client: &Milvus,
-    prepared: &mut Prepared,
-    options: &DumpOptions,
-) -> anyhow::Result<u64> {
+async fn begin(client: &Milvus, prepared: &mut Prepared) -> anyhow::Result<u64> {
     prepared.plan.not_before = client.alloc_timestamp().await?;
     prepared.header.snapshot = reader::open_snapshot(client, &prepared.plan).await?;
-    count_rows(client, prepared, options).await
+    count_rows(client, prepared).await
 }
 
 /// The rows there are to read (at least as fresh as the snapshot).
-async fn count_rows(
-    client: &Milvus,
-    prepared: &Prepared,
-    options: &DumpOptions,
-) -> anyhow::Result<u64> {
+async fn count_rows(client: &Milvus, prepared: &Prepared) -> anyhow::Result<u64> {
     Ok(client
         .count(
             &prepared.plan.collection,
             &prepared.plan.filter,
-            &options.partitions,
+            &prepared.plan.partitions,
             prepared.plan.freshness(Some(&prepared.header.snapshot)),
         )
         .await?)
@@ -431,7 +423,7 @@ async fn pump<S: PageSink>(
                     .count(
                         &name,
                         &prepared.plan.filter,
-                        &options.partitions,
+                        &prepared.plan.partitions,
                         prepared.plan.freshness(Some(&snapshot)),
                     )
                     .await,
@@ -544,7 +536,7 @@ async fn dump_stream(
         bytes: 0,
     };
     // The header (written first) records the snapshot: open it before the encoder.
-    let count_before = begin(client, &mut prepared, options).await?;
+    let count_before = begin(client, &mut prepared).await?;
     let encoder = Encoder::new(
         options.format,
         out,
@@ -708,7 +700,7 @@ async fn dump_collection(
     if let Some(header) = progress.header.clone() {
         prepared.header = header;
     }
-    let count_before = begin(client, &mut prepared, options).await?;
+    let count_before = begin(client, &mut prepared).await?;
     if progress.parts.is_empty() {
         resume::write_header(into.dir, &prepared.header).await?;
     } else {
@@ -765,7 +757,7 @@ async fn dump_shard(
     let plan = match shard::read_plan(into.dir, &name, shard).await? {
         Some(plan) => plan,
         None if shard.index == 0 => {
-            let rows = begin(client, &mut prepared, options).await?;
+            let rows = begin(client, &mut prepared).await?;
             shard::make_plan(
                 client,
                 into.dir,
@@ -784,6 +776,16 @@ async fn dump_shard(
         &plan.header,
         &prepared.header.collection,
     )?;
+    if plan.header.scope != prepared.header.scope {
+        release_if_loaded(client, &prepared).await;
+        return Err(Exit::Refused.because(anyhow::anyhow!(
+            "{}: shard 0 cut the ranges of {:?} with other --filter/--partition/--fields ({}): \
+             every shard of a set dumps the same rows",
+            into.dir.url(&shard::plan_path(&name)),
+            name,
+            serde_json::to_string(&plan.header.scope)?
+        )));
+    }
     // Every shard reads at the plan's snapshot.
     prepared.header = plan.header.clone();
     let Some(range) = plan.range(shard.index) else {
@@ -819,7 +821,7 @@ async fn dump_shard(
     if prepared.plan.not_before.is_none() {
         prepared.plan.not_before = client.alloc_timestamp().await?;
     }
-    let count_before = count_rows(client, &prepared, options).await?;
+    let count_before = count_rows(client, &prepared).await?;
     let series = Series {
         dir: series_dir,
         empty_part: shard.index == 0,
@@ -839,6 +841,11 @@ async fn dump_shard(
 
 /// Reads a prepared collection into a series of parts, after what an
 /// interrupted run completed, and records the series as complete.
+///
+/// Where rows carry their partition, the series is read one partition
+/// after another, each into parts of its own that name it in the manifest
+/// (no `$partition` column): Milvus's Import puts a whole file into one
+/// partition, and a part of one partition is what it can take.
 async fn write_series(
     client: &Milvus,
     into: SetTarget<'_>,
@@ -849,15 +856,20 @@ async fn write_series(
     written: &Arc<AtomicU64>,
 ) -> anyhow::Result<(CollectionEntry, Option<CollectionSummary>)> {
     let name = prepared.plan.collection.clone();
-    let start = series.progress.resume_after()?;
+    let runs = partition_runs(&prepared, &series.progress, options)?;
     let done = series.progress.parts;
     prepared.resumed_rows = done.iter().map(|p| p.rows).sum();
-    if start.is_some() {
+    if !done.is_empty() {
         eprintln!(
             "milvus-dump: {name}: resuming after {} complete parts",
             done.len()
         );
     }
+    let (fields, schema) = if runs.iter().any(|run| run.partition.is_some()) {
+        (prepared.plan.fields.clone(), prepared.plan.schema.clone())
+    } else {
+        (prepared.fields.clone(), prepared.schema.clone())
+    };
     let mut parts = PartSeries::new(
         into.dir,
         series.dir.clone(),
@@ -866,8 +878,8 @@ async fn write_series(
         options.zstd,
         into.limits,
         prepared.header.clone(),
-        prepared.fields.clone(),
-        prepared.schema.clone(),
+        fields,
+        schema,
     );
     parts.resume_after(done);
     let progress = Progress::start(
@@ -877,14 +889,14 @@ async fn write_series(
         &name,
         count_before.saturating_sub(prepared.resumed_rows),
     );
-    let result = pump(
+    let result = pump_runs(
         client,
-        &prepared,
+        &mut prepared,
+        runs,
         count_before,
-        start,
         parts,
         options,
-        written.clone(),
+        written,
     )
     .await;
     drop(progress);
@@ -895,6 +907,127 @@ async fn write_series(
         .context("the part writer panicked")??;
     resume::write_complete(into.dir, &series.dir, &entry).await?;
     Ok((entry, Some(summary)))
+}
+
+/// One read of a series: a partition (or, `None`, every row), from a key on.
+struct Run {
+    partition: Option<String>,
+    after: Option<Pk>,
+    /// Rows of it in complete parts of an interrupted run.
+    resumed_rows: u64,
+}
+
+/// The reads a series still needs: every partition read in turn where
+/// rows carry their partition, else one; an interrupted run continues in
+/// the partition of its last complete part, after that part's last key.
+fn partition_runs(
+    prepared: &Prepared,
+    progress: &resume::CollectionProgress,
+    options: &DumpOptions,
+) -> anyhow::Result<Vec<Run>> {
+    let partitions: Vec<Option<String>> = if prepared.header.scope.row_partitions {
+        prepared
+            .header
+            .collection
+            .partitions
+            .iter()
+            .filter(|p| options.partitions.is_empty() || options.partitions.contains(p))
+            .map(|p| Some(p.clone()))
+            .collect()
+    } else {
+        vec![None]
+    };
+    let first = match progress.parts.last() {
+        None => 0,
+        Some(last) => partitions
+            .iter()
+            .position(|p| *p == last.partition)
+            .with_context(|| {
+                format!(
+                    "{}: its partition {:?} is not one this dump reads: resume with the same --partition",
+                    last.path, last.partition
+                )
+            })?,
+    };
+    let after = progress.resume_after()?;
+    Ok(partitions
+        .into_iter()
+        .enumerate()
+        .skip(first)
+        .map(|(index, partition)| {
+            let resumed = index == first;
+            Run {
+                resumed_rows: progress
+                    .parts
+                    .iter()
+                    .filter(|part| resumed && part.partition == partition)
+                    .map(|part| part.rows)
+                    .sum(),
+                after: after.clone().filter(|_| resumed),
+                partition,
+            }
+        })
+        .collect())
+}
+
+/// Reads `runs` one after another into `parts`; one summary for them all.
+async fn pump_runs(
+    client: &Milvus,
+    prepared: &mut Prepared,
+    runs: Vec<Run>,
+    count_before: u64,
+    mut parts: PartSeries,
+    options: &DumpOptions,
+    written: &Arc<AtomicU64>,
+) -> anyhow::Result<(PartSeries, CollectionSummary)> {
+    let mut total: Option<CollectionSummary> = None;
+    for run in runs {
+        let count = match &run.partition {
+            None => count_before,
+            Some(partition) => {
+                prepared.plan.partitions = vec![partition.clone()];
+                prepared.plan.partition_lookup.clear();
+                count_rows(client, prepared).await?
+            }
+        };
+        prepared.resumed_rows = run.resumed_rows;
+        parts.set_partition(run.partition);
+        let (returned, summary) = pump(
+            client,
+            prepared,
+            count,
+            run.after,
+            parts,
+            options,
+            written.clone(),
+        )
+        .await?;
+        parts = returned;
+        total = Some(match total {
+            None => summary,
+            Some(total) => total.and(summary),
+        });
+    }
+    let summary = total.context("a series with nothing to read")?;
+    Ok((parts, summary))
+}
+
+impl CollectionSummary {
+    /// This summary and `next`'s (of the same collection) as one.
+    fn and(self, next: CollectionSummary) -> CollectionSummary {
+        CollectionSummary {
+            rows: self.rows + next.rows,
+            resumed_rows: self.resumed_rows + next.resumed_rows,
+            pages: self.pages + next.pages,
+            page_rows_min: self.page_rows_min.min(next.page_rows_min),
+            page_rows_max: self.page_rows_max.max(next.page_rows_max),
+            read_seconds: self.read_seconds + next.read_seconds,
+            count_before: self.count_before + next.count_before,
+            count_after: self.count_after + next.count_after,
+            concurrent_writes: self.concurrent_writes || next.concurrent_writes,
+            ..next
+        }
+    }
 }
 
 /// Checks the set's location and records (or, with --resume or --shard,
@@ -913,9 +1046,11 @@ async fn open_set(dir: &locations::Dir, options: &DumpOptions) -> anyhow::Result
         }
         // Another shard's `.in-progress.json` being written (its temporary
         // copy) does not make the location taken.
-        let aside = format!(".{IN_PROGRESS_FILE}.tmp");
         let files = dir.files().await?;
-        if files.iter().all(|(file, _)| file.starts_with(&aside)) {
+        let being_started = |file: &str| {
+            locations::write::completed_name(file).as_deref() == Some(IN_PROGRESS_FILE)
+        };
+        if files.iter().all(|(file, _)| being_started(file)) {
             let state = InProgress {
                 created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 format: options.format.extension(options.zstd.is_some()).to_string(),

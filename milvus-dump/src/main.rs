@@ -90,13 +90,17 @@ struct Args {
     /// set the other N-1 shards write too (one process each, e.g. the pods of
     /// an Indexed Job). Shard 0 cuts the ranges (equal rows) at one
     /// snapshot; the shard that finishes last writes the manifest.
-    #[arg(long, value_name = "K/N", requires = "out_dir")]
+    #[arg(long, value_name = "K/N", requires = "out_dir",
+          conflicts_with_all = ["list", "schema_only"])]
     shard: Option<milvus_dump::shard::Shard>,
 
     /// Write the manifest of a sharded set in --out-dir whose shards have
     /// all finished (exit 11 naming the shards still missing), and exit.
-    /// Needs no server.
-    #[arg(long, requires = "out_dir", conflicts_with_all = ["shard", "resume", "collections", "all"])]
+    /// Needs no server; what to dump and how is the set's already.
+    #[arg(long, requires = "out_dir", conflicts_with_all = [
+        "shard", "resume", "collections", "all", "list", "schema_only",
+        "format", "zstd", "filter", "partitions", "fields",
+    ])]
     finish: bool,
 
     /// Compress with zstd (optionally at LEVEL, 1-22; default 3): JSONL as a

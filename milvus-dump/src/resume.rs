@@ -138,8 +138,8 @@ pub async fn scan_parts(
         .flat_map(|p| [part_record_path(&p.path), p.path.clone()])
         .collect();
     for (file, _) in dir.child(series).files().await? {
-        let is_part_file =
-            file.starts_with("part-") || (file.starts_with(".part-") && file.ends_with(".tmp"));
+        let becomes = locations::write::completed_name(&file);
+        let is_part_file = becomes.as_deref().unwrap_or(&file).starts_with("part-");
         let rel = format!("{series}/{file}");
         if is_part_file && !trusted.contains(&rel) {
             dir.delete(&rel).await?;
@@ -172,10 +172,11 @@ async fn clean_up(dir: &Dir, entries: &[CollectionEntry], shards: Option<u32>) {
         let name = &entry.header.collection.name;
         progress_files.push(format!("{name}/{HEADER_FILE}"));
         progress_files.push(format!("{name}/{COMPLETE_FILE}"));
-        progress_files.push(format!("{name}/{SHARD_PLAN_FILE}"));
-        progress_files.extend(
-            (0..shards.unwrap_or(0)).map(|k| format!("{}/{COMPLETE_FILE}", shard_dir(name, k))),
-        );
+        if let Some(shards) = shards {
+            progress_files.push(format!("{name}/{SHARD_PLAN_FILE}"));
+            progress_files
+                .extend((0..shards).map(|k| format!("{}/{COMPLETE_FILE}", shard_dir(name, k))));
+        }
         progress_files.extend(entry.parts.iter().map(|p| part_record_path(&p.path)));
     }
     for rel in progress_files {

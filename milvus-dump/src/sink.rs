@@ -165,11 +165,15 @@ pub struct PartSeries {
     schema: SchemaRef,
     open: Option<OpenPart>,
     parts: Vec<Part>,
+    /// The partition of the rows written next, when parts hold one
+    /// partition each.
+    partition: Option<String>,
 }
 
 struct OpenPart {
     encoder: Encoder<PartFile>,
     relative: String,
+    partition: Option<String>,
     rows: u64,
     first_pk: Option<Pk>,
     last_pk: Option<Pk>,
@@ -220,6 +224,7 @@ impl PartSeries {
             schema,
             open: None,
             parts: Vec::new(),
+            partition: None,
         }
     }
 
@@ -228,9 +233,24 @@ impl PartSeries {
         self.parts = parts;
     }
 
+    /// The rows written from now on are `partition`'s: the part open
+    /// (another partition's) is closed before the next row, so that every
+    /// part holds one partition's rows, named in its record.
+    pub fn set_partition(&mut self, partition: Option<String>) {
+        self.partition = partition;
+    }
+
     /// Writes a page into the current part, rotating parts at the limits
-    /// (a page is split where a part reaches its row limit).
+    /// (a page is split where a part reaches its row limit) and where the
+    /// partition changes.
     pub fn write(&mut self, page: &Page) -> anyhow::Result<()> {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|part| part.partition != self.partition)
+        {
+            self.close_part()?;
+        }
         let rows = page.batch.num_rows();
         let room = match (&self.open, self.part_rows) {
             (Some(part), Some(limit)) => limit.saturating_sub(part.rows),
@@ -284,6 +304,7 @@ impl PartSeries {
         Ok(OpenPart {
             encoder,
             relative,
+            partition: self.partition.clone(),
             rows: 0,
             first_pk: None,
             last_pk: None,
@@ -310,6 +331,7 @@ impl PartSeries {
             last_pk: part
                 .last_pk
                 .map_or(serde_json::Value::Null, |p| p.to_json()),
+            partition: part.partition,
         };
         // The part's record makes it count for --resume.
         let record_path = crate::resume::part_record_path(&record.path);

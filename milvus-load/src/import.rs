@@ -15,6 +15,7 @@ use milvus_wire::import::{ImportProgress, ImportTask};
 use milvus_wire::Milvus;
 use pipes_cli::progress::Progress;
 use pipes_cli::Exit;
+use record_stream::header::Scope;
 use record_stream::manifest::Part;
 use serde::Serialize;
 
@@ -32,20 +33,29 @@ pub enum ImportWhen {
 const POLL: Duration = Duration::from_millis(500);
 
 /// Why the input's files cannot be handed to Import as they are, if they
-/// cannot: Import reads files of a set, in Parquet.
-pub fn format_blocker(parts: &[Part]) -> Option<String> {
+/// cannot: Import reads files of a set, in Parquet, each into one
+/// partition (`scope`: what the rows carry).
+pub fn format_blocker(parts: &[Part], scope: &Scope) -> Option<String> {
     if parts.is_empty() {
         return Some(
             "the input is a stream, not a backup set: Import reads a set's parts from the server's storage"
                 .into(),
         );
     }
+    if let Some(part) = parts.iter().find(|part| !part.path.ends_with(".parquet")) {
+        return Some(format!(
+            "part {} is not Parquet, the one format of ours Import reads (dump with --format parquet)",
+            part.path
+        ));
+    }
     parts
         .iter()
-        .find(|part| !part.path.ends_with(".parquet"))
+        .find(|part| scope.row_partitions && part.partition.is_none())
         .map(|part| {
             format!(
-                "part {} is not Parquet, the one format of ours Import reads (dump with --format parquet)",
+                "part {} mixes the rows of several partitions (a $partition column: the set was \
+                 written before milvus-dump cut parts by partition), and Import puts a whole \
+                 file into one partition",
                 part.path
             )
         })
@@ -138,7 +148,7 @@ pub async fn import_parts(
                 break;
             };
             let tasks = client
-                .start_import(collection, "", &file)
+                .start_import(collection, part.partition.as_deref().unwrap_or(""), &file)
                 .await
                 .map_err(|e| failed(anyhow!(e).context(format!("importing {}", part.path))))?;
             let now = Instant::now();
@@ -295,6 +305,7 @@ mod tests {
             sha256: String::new(),
             first_pk: serde_json::Value::Null,
             last_pk: serde_json::Value::Null,
+            partition: None,
         }
     }
 
@@ -328,12 +339,27 @@ mod tests {
     }
 
     #[test]
-    fn only_sets_of_parquet_parts_can_be_imported() {
-        assert!(format_blocker(&[]).unwrap().contains("stream"));
+    fn only_sets_of_parquet_parts_of_one_partition_each_can_be_imported() {
+        let plain = Scope::default();
+        assert!(format_blocker(&[], &plain).unwrap().contains("stream"));
         let mixed = [part("d/part-00000.parquet"), part("d/part-00001.jsonl.zst")];
-        assert!(format_blocker(&mixed)
+        assert!(format_blocker(&mixed, &plain)
             .unwrap()
             .contains("part-00001.jsonl.zst"));
-        assert!(format_blocker(&mixed[..1]).is_none());
+        assert!(format_blocker(&mixed[..1], &plain).is_none());
+
+        let partitioned = Scope {
+            row_partitions: true,
+            ..Scope::default()
+        };
+        let unlabelled = [part("d/part-00000.parquet")];
+        assert!(format_blocker(&unlabelled, &partitioned)
+            .unwrap()
+            .contains("$partition"));
+        let labelled = [Part {
+            partition: Some("eu".into()),
+            ..part("d/part-00000.parquet")
+        }];
+        assert!(format_blocker(&labelled, &partitioned).is_none());
     }
 }

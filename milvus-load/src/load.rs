@@ -532,15 +532,16 @@ pub async fn run(
         caps: ServerCaps::for_version(client.server_version().await?.as_deref()),
         has_import: options.import.is_some() && client.has_import().await?,
     };
+    let import_blocker = options
+        .import
+        .and_then(|_| import::format_blocker(&input.parts, &scope));
     let source = Source {
         spec,
         scope,
         // A load of a set marks the collection it creates until it
         // completes; --resume continues only into one carrying this mark.
         set_mark: (!input.parts.is_empty()).then(|| load_mark(client.db(), &target, &input.parts)),
-        import_blocker: options
-            .import
-            .and_then(|_| import::format_blocker(&input.parts)),
+        import_blocker,
     };
     let plan = plan::plan(&target, source, &server, &options.choices())?;
     let estimated_row_bytes = estimated_row_bytes(&plan.send);
@@ -1208,8 +1209,11 @@ async fn parts_to_resume(
             continue;
         };
         let range = expr::and(&first.from_expr(pk), &last.upto_expr(pk));
+        // A part of one partition is counted there: the key ranges of
+        // different partitions' parts overlap.
+        let partitions: Vec<String> = part.partition.iter().cloned().collect();
         let present = client
-            .count(collection, &range, &[], Freshness::Strong)
+            .count(collection, &range, &partitions, Freshness::Strong)
             .await?;
         if present == 0 {
             plans.push(ResumePart::All);
@@ -1225,25 +1229,27 @@ async fn parts_to_resume(
                 part.path, part.rows
             );
             plans.push(ResumePart::Missing(
-                present_keys(client, collection, pk, &range).await?,
+                present_keys(client, collection, pk, &range, partitions).await?,
             ));
         }
     }
     Ok(plans)
 }
 
-/// The primary keys of `collection` matching `range`.
+/// The primary keys of `collection` (in `partitions`; empty: all) matching `range`.
 async fn present_keys(
     client: &Milvus,
     collection: &str,
     pk: &str,
     range: &str,
+    partitions: Vec<String>,
 ) -> Result<PresentKeys> {
     use milvus_wire::proto::schema::{field_data::Field, scalar_field::Data};
     let mut request = milvus_wire::proto::milvus::QueryRequest {
         db_name: client.db().to_string(),
         collection_name: collection.to_string(),
         expr: range.to_string(),
+        partition_names: partitions,
         output_fields: vec![pk.to_string()],
         ..Default::default()
     };

@@ -218,9 +218,8 @@ pub fn plan(
             "partitions {partitions:?} are recreated, but this stream does not record which partition a row was in: every row goes to _default"
         ));
     }
-    let import_blocker = import_blocker.or_else(|| {
-        import_blocker_of_load(action, &scope, &partitions, &skip, keep_auto_ids, server)
-    });
+    let import_blocker =
+        import_blocker.or_else(|| import_blocker_of_load(action, &skip, keep_auto_ids, server));
     let rows_via = match (options.import, import_blocker) {
         (None, _) => RowsVia::Insert,
         (Some(_), None) => RowsVia::Import,
@@ -253,8 +252,6 @@ pub fn plan(
 /// lacks, or what the importer would have to do that only inserts can.
 fn import_blocker_of_load(
     action: Action,
-    scope: &Scope,
-    partitions: &[String],
     skip: &[String],
     keep_auto_ids: bool,
     server: &TargetServer,
@@ -267,12 +264,6 @@ fn import_blocker_of_load(
     }
     if action == Action::Upsert {
         return Some("Import only adds rows; --if-exists upsert replaces them".into());
-    }
-    if scope.row_partitions && !partitions.is_empty() {
-        return Some(format!(
-            "the parts mix the rows of partitions {partitions:?} (the $partition column), \
-             and Import puts a whole file into one partition"
-        ));
     }
     if keep_auto_ids {
         return Some(
@@ -513,8 +504,6 @@ mod tests {
         // Refused with --import, inserted with a warning with --import=auto.
         let mut jsonl = plain.clone();
         jsonl.import_blocker = Some("its parts are JSONL".into());
-        let mut mixed = source();
-        mixed.scope.row_partitions = true;
         let mut auto_id = plain.clone();
         auto_id.spec.fields[0].auto_id = true;
         let upsert = Choices {
@@ -533,12 +522,6 @@ mod tests {
                 server(false, "v2.3.5"),
                 import(ImportWhen::Always),
                 "JSONL",
-            ),
-            (
-                mixed,
-                server(false, "v2.3.5"),
-                import(ImportWhen::Always),
-                "$partition",
             ),
             (
                 auto_id,

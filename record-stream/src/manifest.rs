@@ -35,7 +35,7 @@ pub struct CollectionEntry {
     pub rows: u64,
     /// Total bytes of the parts.
     pub bytes: u64,
-    /// Parts in primary-key order.
+    /// Parts in primary-key order (per partition, when the parts name one).
     pub parts: Vec<Part>,
 }
 
@@ -54,4 +54,11 @@ pub struct Part {
     pub first_pk: serde_json::Value,
     /// Last primary key in the part.
     pub last_pk: serde_json::Value,
+    /// The partition every row of the part belongs to, for collections
+    /// whose rows carry their partition ([`crate::header::Scope::row_partitions`]).
+    /// Such a part holds one partition's rows and has no `$partition`
+    /// column: readers add it from here. `None` in sets written before
+    /// (their parts have the column) and where rows carry no partition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
 }

@@ -229,21 +229,34 @@ def main():
         manifest = json.load(open(f"{args.set}/manifest.json"))
         entry = next(c for c in manifest["collections"] if c["header"]["collection"]["name"] == args.name)
         dumped = []
+        runs = []  # parts of one partition follow each other, keys ascending
         for part in entry["parts"]:
             path = f"{args.set}/{part['path']}"
             is_parquet = ".parquet" in path
             rows = read_parquet(path) if is_parquet else read_jsonl(path)[1]
             if len(rows) != part["rows"]:
                 raise SystemExit(f"{path}: {len(rows)} rows, manifest says {part['rows']}")
+            if "partition" in part:
+                # A part of one partition: the manifest names it, the file has no column.
+                if any("$partition" in r for r in rows):
+                    raise SystemExit(f"{path}: a $partition column in a part of one partition")
+                for r in rows:
+                    r["$partition"] = part["partition"]
+            if not runs or runs[-1][0] != part.get("partition"):
+                runs.append((part.get("partition"), []))
+            runs[-1][1].extend(r[schema.pk] for r in rows)
             dumped += [(r, is_parquet) for r in rows]
 
     live = read_live(client, args.name, args.filter)
 
     live_by_pk = {r[schema.pk]: canon_live(schema, r) for r in live}
     dumped_pks = [r[schema.pk] for r, _ in dumped]
+    if not args.set:
+        runs = [(None, dumped_pks)]
     problems = []
-    if dumped_pks != sorted(dumped_pks):
-        problems.append("dump is not in ascending primary-key order")
+    for partition, pks in runs:
+        if pks != sorted(pks):
+            problems.append(f"dump is not in ascending primary-key order (partition {partition})")
     if len(set(dumped_pks)) != len(dumped_pks):
         problems.append("dump has duplicate primary keys")
     if set(dumped_pks) != set(live_by_pk):

@@ -71,6 +71,12 @@ PY
         "$bin/milvus-load" --uri "$canary" -q --drop -c "$name" >/dev/null 2>&1
     done
     "$bin/s3-rm" --recursive "$url/" >/dev/null 2>&1
+    if [[ -n ${import_root:-} ]]; then
+        for name in $("$bin/milvus-dump" --uri "$MP_TEST_MILVUS235_URI" --list 2>/dev/null | cut -f1 | grep "^$coll"); do
+            "$bin/milvus-load" --uri "$MP_TEST_MILVUS235_URI" -q --drop -c "$name" >/dev/null 2>&1
+        done
+        rm -rf "$import_root"
+    fi
     "$py" - "$MP_TEST_S3_ENDPOINT" "$bucket" <<'PY' >/dev/null 2>&1
 import sys, boto3
 boto3.client("s3", endpoint_url=sys.argv[1]).delete_bucket(Bucket=sys.argv[2])
@@ -321,3 +327,21 @@ step snapshot-missing env COLLECTIONS="${coll}_gone" SNAPSHOT_PVCS=x SNAPSHOT_DR
 expect_rc 3
 [[ ! -s "$work/snapshot-missing.out" ]] || fail "snapshot.sh printed manifests after a failed flush"
 ok "snapshot.sh: a failed flush stops it before any snapshot (exit 3, no such collection)"
+
+# --- A restore through Milvus's Import (Milvus 2.3.5, whose data node reads
+# the set from its own storage directory): rows in two partitions.
+: "${MP_TEST_MILVUS235_URI:?set MP_TEST_MILVUS235_URI (scripts/test.sh starts the servers)}"
+: "${MP_TEST_MILVUS235_STORAGE:?set MP_TEST_MILVUS235_STORAGE (scripts/test.sh starts the servers)}"
+import_root=$MP_TEST_MILVUS235_STORAGE/week-$run_id
+imported="${coll}_parted"
+"$py" "$root/test-harness/py/seed.py" types --uri "$MP_TEST_MILVUS235_URI" --server milvus235 --name "$imported" --rows 40 --bulk-compatible --partitions p1 >/dev/null
+step backup-235 env MILVUS_URI="$MP_TEST_MILVUS235_URI" COLLECTIONS="$imported" BACKUP_URL="file://$import_root" BACKUP_SET_NAME=2026-11-23T021500Z METRICS_DIR= "$scripts/backup.sh"
+expect_rc 0
+step restore-import env MILVUS_URI="$MP_TEST_MILVUS235_URI" COLLECTION="$imported" BACKUP_URL="file://$import_root" RESTORE_VIA=import "$scripts/restore.sh"
+expect_rc 0
+grep -q '"rows_via":"import"' "$work/restore-import.err" || fail "restore.sh RESTORE_VIA=import did not import: $(tail -3 "$work/restore-import.err")"
+grep -q "40 live rows (backup 40)" "$work/restore-import.err" || fail "restore.sh did not compare 40 live rows after the import"
+ok "restore.sh RESTORE_VIA=import on Milvus 2.3.5: the set (2 partitions) imported by the server, 40 rows checked"
+step restore-via-typo env MILVUS_URI="$MP_TEST_MILVUS235_URI" COLLECTION="$imported" BACKUP_URL="file://$import_root" RESTORE_VIA=bulk "$scripts/restore.sh"
+expect_rc 2
+ok "restore.sh RESTORE_VIA=bulk: refused (exit 2)"

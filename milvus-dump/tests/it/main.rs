@@ -656,6 +656,85 @@ fn resume_continues_a_killed_backup_set_without_losing_or_duplicating_rows() {
     }
 }
 
+/// A set of a collection with explicit partitions is read one partition
+/// after another, each part holding one partition's rows (named in the
+/// manifest, no `$partition` column); a dump killed inside the second
+/// partition resumes there.
+#[test]
+fn partitions_get_parts_of_their_own_and_a_killed_dump_resumes_inside_one() {
+    let server = Server::Lite3;
+    let name = unique_name("parted_set");
+    seed(
+        server,
+        "types",
+        &name,
+        &["--rows", "1500", "--partitions", "p1", "p2"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    let args = [
+        "-c",
+        &name,
+        "--format",
+        "parquet",
+        "--part-rows",
+        "100",
+        "--page-rows",
+        "20",
+        "--jobs",
+        "1",
+    ];
+    let mut child = dump(server)
+        .args(args)
+        .args(["--max-rows-per-second", "500"])
+        .arg("--out-dir")
+        .arg(&set)
+        .spawn()
+        .unwrap();
+    let record = set.join(&name).join("part-00006.parquet.json");
+    while !record.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the dump finished before it could be killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = run_ok(
+        dump(server)
+            .args(args)
+            .arg("--out-dir")
+            .arg(&set)
+            .arg("--resume"),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("resuming after"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(set.join("manifest.json")).unwrap()).unwrap();
+    let parts = manifest["collections"][0]["parts"].as_array().unwrap();
+    let partitions: Vec<&str> = parts
+        .iter()
+        .map(|p| {
+            p["partition"]
+                .as_str()
+                .expect("each part names its partition")
+        })
+        .collect();
+    // 500 rows per partition, in 100-row parts, partition after partition.
+    let expected: Vec<&str> = ["_default", "p1", "p2"]
+        .iter()
+        .flat_map(|p| [*p; 5])
+        .collect();
+    assert_eq!(partitions, expected);
+    // compare.py reads each part's partition from the manifest, checks every
+    // row is live there, and keys ascending within each partition.
+    compare(server, &name, "--set", &set);
+}
+
 #[test]
 fn flush_only_flushes_and_writes_nothing() {
     let server = Server::Lite3;

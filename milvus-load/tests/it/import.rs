@@ -66,8 +66,35 @@ fn a_set_restored_through_import_equals_the_source() {
     let server = Server::Milvus235;
     let name = unique_name("imported");
     // Every type 2.3.5 has, a dynamic field, arrays and JSON; finite floats
-    // only (its importer refuses NaN and infinities, see below).
-    let set = types_set_in_server_storage(&name, &["--rows", "60", "--bulk-compatible"], "25");
+    // only (its importer refuses NaN and infinities, see below); rows in
+    // three partitions, each part of one (Import puts a file into one).
+    let set = types_set_in_server_storage(
+        &name,
+        &[
+            "--rows",
+            "60",
+            "--bulk-compatible",
+            "--partitions",
+            "p1",
+            "p2",
+        ],
+        "15",
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(set.path().join("manifest.json")).unwrap()).unwrap();
+    let partitions: Vec<&str> = manifest["collections"][0]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|part| {
+            part["partition"]
+                .as_str()
+                .expect("every part names its partition")
+        })
+        .collect();
+    for partition in ["_default", "p1", "p2"] {
+        assert!(partitions.contains(&partition), "{partitions:?}");
+    }
     let copy = format!("{name}_copy");
     let out = run_ok(load(server).args(["-c", &copy, "--import"]).arg(set.path()));
     let summary = summary(&out);
@@ -111,16 +138,79 @@ fn a_set_the_server_cannot_read_is_refused_and_nothing_is_left() {
     compare_copy((server, &name), (server, &copy));
 }
 
+/// A set as milvus-dump wrote them before parts were cut by partition:
+/// one part whose `$partition` column names each row's partition, no
+/// partition in the manifest. It still restores every row into its
+/// partition by inserts; `--import` refuses it before creating anything
+/// (Import would put the whole file into one partition).
 #[test]
-fn what_import_cannot_take_is_refused_before_anything_is_created() {
-    // Rows of several partitions share each part ($partition column).
+fn a_set_whose_parts_mix_partitions_restores_by_insert_and_is_refused_by_import() {
+    use record_stream::hashing::HashingWriter;
+    use record_stream::manifest::{CollectionEntry, Manifest, Part};
+
     let server = Server::Milvus235;
-    let name = unique_name("parted");
-    let set = types_set_in_server_storage(
+    let name = unique_name("mixed_parts");
+    seed(
+        server,
+        "types",
         &name,
-        &["--rows", "20", "--bulk-compatible", "--partitions", "p1"],
-        "10",
+        &[
+            "--rows",
+            "30",
+            "--bulk-compatible",
+            "--partitions",
+            "p1",
+            "p2",
+        ],
     );
+    let set = in_server_storage(&name);
+    // The part: the collection as one Parquet stream (its $partition column).
+    let relative = format!("{name}/part-00000.parquet");
+    std::fs::create_dir_all(set.path().join(&name)).unwrap();
+    let part_path = set.path().join(&relative);
+    run_ok(
+        dump(server)
+            .args(["-c", &name, "--format", "parquet", "-o"])
+            .arg(&part_path),
+    );
+    let mut hashing = HashingWriter::new(std::io::sink());
+    std::io::copy(&mut std::fs::File::open(&part_path).unwrap(), &mut hashing).unwrap();
+    let (_, bytes, sha256) = hashing.finish();
+    let described: serde_json::Value =
+        serde_json::from_slice(&run_ok(dump(server).args(["-c", &name, "--schema-only"])).stdout)
+            .unwrap();
+    let header: record_stream::Header =
+        serde_json::from_value(described[record_stream::header::HEADER_KEY].clone()).unwrap();
+    assert!(header.scope.row_partitions, "{:?}", header.scope);
+    let manifest = Manifest {
+        format_version: header.format_version,
+        tool: "milvus-dump".into(),
+        tool_version: "0.1.0".into(),
+        created_at: header.created_at.clone(),
+        completed_at: header.created_at.clone(),
+        format: "parquet".into(),
+        collections: vec![CollectionEntry {
+            header,
+            rows: 30,
+            bytes,
+            parts: vec![Part {
+                path: relative,
+                rows: 30,
+                bytes,
+                sha256,
+                // The types seed's keys: 3·i − 1000.
+                first_pk: serde_json::json!(-1000),
+                last_pk: serde_json::json!(-913),
+                partition: None,
+            }],
+        }],
+    };
+    std::fs::write(
+        set.path().join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+
     let copy = format!("{name}_copy");
     run_refused(
         load(server).args(["-c", &copy, "--import"]).arg(set.path()),
@@ -128,8 +218,23 @@ fn what_import_cannot_take_is_refused_before_anything_is_created() {
         "$partition",
     );
     assert_eq!(count(server, &copy), "missing");
+    run_ok(load(server).args(["-c", &copy]).arg(set.path()));
+    compare_copy((server, &name), (server, &copy));
+}
 
-    // JSONL parts.
+#[test]
+fn what_import_cannot_take_is_refused_before_anything_is_created() {
+    // JSONL parts. (Parts that mix partitions, as sets written before
+    // parts were cut by partition have them: the unit tests of import.rs.)
+    let server = Server::Milvus235;
+    let name = unique_name("parted");
+    seed(
+        server,
+        "types",
+        &name,
+        &["--rows", "20", "--bulk-compatible", "--partitions", "p1"],
+    );
+    let copy = format!("{name}_copy");
     let jsonl = in_server_storage(&format!("{name}_jsonl"));
     run_ok(
         dump(server)

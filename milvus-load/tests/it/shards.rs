@@ -106,6 +106,18 @@ fn three_shards_into_one_s3_set_one_killed_and_resumed_restore_exactly() {
         "shard 1/3",
     );
 
+    // Every shard dumps the rows shard 0 planned for.
+    run_refused(
+        &mut shard(
+            server,
+            &name,
+            &set,
+            "2/3",
+            &["--part-rows", "200", "--filter", "id > 5"],
+        ),
+        Exit::Refused,
+        "every shard of a set dumps the same rows",
+    );
     run_ok(&mut shard(server, &name, &set, "2/3", &rows_200));
     // A killed shard continues only with --resume, and with the same N.
     run_refused(
