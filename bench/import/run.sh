@@ -7,8 +7,9 @@
 # run on one server:
 #   (a) milvus-load SET:          reads the parts and inserts the rows
 #   (b) milvus-load --import SET: the server's data node reads the parts
-#   (c) the same from a set of 1 GiB parts (--part-bytes 1GiB): one Import
-#       task per part, and each task carries a fixed cost on the server
+#   (c) the same from a set of large parts (--part-bytes, 1 GiB by default,
+#       --big-part-bytes SIZE): one Import task per part, and each task
+#       carries a fixed cost on the server
 # each the whole restore of a new collection (create, rows in, persisted,
 # index built, loaded), timed by bench/measure.py: wall seconds, rows/s,
 # the client's CPU seconds and peak RSS, and the bytes the client read
@@ -16,7 +17,7 @@
 # each, outside its timing, the copy's row count is checked and it is
 # dropped. Prints one JSON line per measurement, then the ratios.
 #
-#   bench/import/run.sh [--rows N] [--uri URI --storage DIR]
+#   bench/import/run.sh [--rows N] [--big-part-bytes SIZE] [--uri URI --storage DIR]
 #
 # --uri/--storage: a Milvus 2.3.5 already running at URI, whose local
 #   storage directory (localStorage.path) is DIR (only one 2.3.5 standalone
@@ -26,13 +27,14 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
-rows=1000000 uri= storage=
-usage="usage: $0 [--rows N] [--uri URI --storage DIR]"
+rows=1000000 uri= storage= big_part_bytes=1GiB
+usage="usage: $0 [--rows N] [--big-part-bytes SIZE] [--uri URI --storage DIR]"
 while [[ $# -gt 0 ]]; do
     case $1 in
         --rows) rows=$2; shift 2 ;;
         --uri) uri=$2; shift 2 ;;
         --storage) storage=$2; shift 2 ;;
+        --big-part-bytes) big_part_bytes=$2; shift 2 ;;
         *) echo "$usage" >&2; exit 2 ;;
     esac
 done
@@ -67,7 +69,7 @@ trap cleanup EXIT
 echo "bench: seeding $rows rows × $dim dims ($uri) ..." >&2
 "$py" test-harness/py/seed.py bench --uri "$uri" --name "$src" --rows "$rows" --dim "$dim"
 target/release/milvus-dump --uri "$uri" -c "$src" --format parquet -q --out-dir "$set"
-target/release/milvus-dump --uri "$uri" -c "$src" --format parquet -q --out-dir "$big_parts" --part-bytes 1GiB
+target/release/milvus-dump --uri "$uri" -c "$src" --format parquet -q --out-dir "$big_parts" --part-bytes "$big_part_bytes"
 set_bytes=$(du -sb "$set" | cut -f1)
 parts() { find "$1" -name 'part-*.parquet' | wc -l; }
 echo "{\"server\": \"milvus235\", \"rows\": $rows, \"dim\": $dim, \"set_mib\": $((set_bytes >> 20)), \"parts\": [$(parts "$set"), $(parts "$big_parts")], \"cores\": $(nproc)}"
@@ -90,7 +92,7 @@ echo "$inserted"
 imported=$(restore "b milvus-load --import" -- \
     target/release/milvus-load --uri "$uri" -c "$copy" -q --import "$set")
 echo "$imported"
-imported_big=$(restore "c milvus-load --import, 1 GiB parts" -- \
+imported_big=$(restore "c milvus-load --import, $big_part_bytes parts" -- \
     target/release/milvus-load --uri "$uri" -c "$copy" -q --import "$big_parts")
 echo "$imported_big"
 "$py" - "$inserted" "$imported" "$imported_big" <<'RATIOS'

@@ -9,6 +9,9 @@
 #       milvus-dump --format parquet > /dev/null       (the stream, no set)
 #       milvus-dump --format parquet --out-dir DIR      (a set on local disk)
 #       milvus-dump --format parquet --out-dir s3://... (a set in the store)
+#       s3-put of the local set's parts into the store, one after another, with
+#         the dump's upload settings (8 MiB parts, 4 in flight): the store's
+#         intake alone, the ceiling of any dump into it on this machine
 #       milvus-load DIR into a fresh target             (a set on local disk)
 #       milvus-load s3://... into a fresh target        (the same set in the store)
 #   (b) once per backup format (Parquet; Parquet with zstd inside; JSONL with
@@ -18,8 +21,9 @@
 # Each line is measure.py's JSON: rows/s, client CPU seconds, peak RSS and
 # the bytes the tool wrote to local disk (disk_written_mib); plus the CPU the
 # S3 server spent meanwhile (s3_server_cpu_seconds: it shares the machine's 2
-# cores with Milvus and the client), and the set's stored bytes where one is
-# written.
+# cores with Milvus and the client), the whole machine's busy CPU meanwhile
+# (machine_cpu_seconds: against 2 × seconds, how saturated the cores were),
+# and the set's stored bytes where one is written.
 #
 #   bench/sets/run.sh [--rows N] [--rounds N] [--no-formats] [--uri URI]
 #
@@ -50,7 +54,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 bash scripts/setup-env.sh
-cargo build --release --locked -p milvus-dump -p milvus-load -p backup-verify
+cargo build --release --locked -p milvus-dump -p milvus-load -p backup-verify -p s3-tools
 # shellcheck source=../../scripts/lib/servers.sh
 source scripts/lib/servers.sh
 # shellcheck source=../../scripts/lib/s3-server.sh
@@ -88,13 +92,20 @@ sleep 10
 s3_cpu() {
     awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$(cat "$MP_RUN_DIR/s3.pid")/stat"
 }
-# measure LABEL ROWS -- CMD...: measure.py's line, with the S3 server's CPU.
+# The whole machine's busy CPU seconds so far (every core, every process:
+# user, nice, system, irq, softirq, steal), from /proc/stat.
+machine_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { print ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat
+}
+# measure LABEL ROWS -- CMD...: measure.py's line, with the S3 server's CPU
+# and the whole machine's meanwhile (Milvus, the client, the S3 server).
 measure() {
-    local before line
+    local before machine_before line
     before=$(s3_cpu)
+    machine_before=$(machine_cpu)
     line=$("$py" bench/measure.py "$@") || true
-    "$py" -c 'import json, sys; d = json.loads(sys.argv[1]); d["s3_server_cpu_seconds"] = round(float(sys.argv[3]) - float(sys.argv[2]), 2); print(json.dumps(d))' \
-        "$line" "$before" "$(s3_cpu)"
+    "$py" -c 'import json, sys; d = json.loads(sys.argv[1]); d["s3_server_cpu_seconds"] = round(float(sys.argv[3]) - float(sys.argv[2]), 2); d["machine_cpu_seconds"] = round(float(sys.argv[5]) - float(sys.argv[4]), 2); print(json.dumps(d))' \
+        "$line" "$before" "$(s3_cpu)" "$machine_before" "$(machine_cpu)"
 }
 # The stored bytes of a set (its manifest's collections).
 set_bytes() {
@@ -129,6 +140,11 @@ for ((round = 1; round <= rounds; round++)); do
     line=$(measure "a$round dump parquet --out-dir s3://" "$rows" -- "$bin/milvus-dump" --uri "$uri" -q -c "$src" \
         --format parquet --out-dir "$s3")
     with_bytes "$line" "$s3"
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    measure "a$round s3-put of the DIR set's parts (the store's intake alone)" "$rows" -- bash -c '
+        for part in "$1"/*/part-*; do
+            "$2/s3-put" -q --no-sidecar --part-size 8MiB --concurrency 4 "$3${part#"$1"/}" <"$part" >/dev/null || exit
+        done' _ "$dir" "$bin" "s3://$bucket/intake-$round/"
     load "a$round load from DIR" "$dir"
     load "a$round load from s3://" "$s3"
     rm -rf "$dir"
