@@ -14,7 +14,7 @@
 use std::io::{self, BufRead, BufReader, Read};
 
 use arrow::array::StringArray;
-use arrow::datatypes::Schema;
+use arrow::datatypes::{FieldRef, Schema};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use record_stream::header::{FieldSpec, Header, HEADER_KEY};
@@ -296,10 +296,13 @@ impl Decoder {
     ) -> Result<Batches> {
         let source = self.source;
         // A part of one partition: its file has every column but that one.
-        let partition = self.partition.and_then(|name| {
-            let at = fields.iter().position(layout::is_partition_column)?;
-            Some(PartitionColumn { at, name })
-        });
+        let partition = match self.partition {
+            Some(name) => match fields.iter().position(layout::is_partition_column) {
+                Some(at) => Some(PartitionColumn::new(at, name, &source)?),
+                None => None,
+            },
+            None => None,
+        };
         let file_fields: Vec<FieldSpec> = fields
             .iter()
             .filter(|f| partition.is_none() || !layout::is_partition_column(f))
@@ -394,17 +397,25 @@ struct PartitionColumn {
     at: usize,
     /// Every row's partition.
     name: String,
+    /// Its Arrow field, as the stream layout defines it.
+    field: FieldRef,
 }
 
 impl PartitionColumn {
+    fn new(at: usize, name: String, source: &str) -> Result<PartitionColumn> {
+        let schema = layout::arrow_schema(&[layout::partition_field()])
+            .map_err(|e| Error::decoding(source, e))?;
+        Ok(PartitionColumn {
+            at,
+            name,
+            field: schema.fields()[0].clone(),
+        })
+    }
+
     fn insert_into(&self, batch: RecordBatch) -> std::result::Result<RecordBatch, String> {
         let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
         let mut columns = batch.columns().to_vec();
-        let field = layout::arrow_schema(&[layout::partition_field()])
-            .map_err(|e| e.to_string())?
-            .field(0)
-            .clone();
-        fields.insert(self.at, std::sync::Arc::new(field));
+        fields.insert(self.at, self.field.clone());
         columns.insert(
             self.at,
             std::sync::Arc::new(StringArray::from_iter_values(std::iter::repeat_n(

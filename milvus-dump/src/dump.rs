@@ -229,6 +229,17 @@ pub async fn describe(
     Ok((header, described.collection_id))
 }
 
+/// The partitions a dump of `header` reads: those `--partition` named, or
+/// every one.
+fn partitions_read(header: &Header) -> impl Iterator<Item = &String> {
+    let named = &header.scope.partitions;
+    header
+        .collection
+        .partitions
+        .iter()
+        .filter(move |p| named.is_empty() || named.contains(p))
+}
+
 fn db_label(client: &Milvus) -> String {
     if client.db().is_empty() {
         "default".into()
@@ -251,12 +262,8 @@ async fn prepare(client: &Milvus, name: &str, options: &DumpOptions) -> anyhow::
         .collect();
     let schema = layout::arrow_schema(&read_fields.iter().collect::<Vec<_>>())?;
     let partition_lookup: Vec<String> = if header.scope.row_partitions {
-        header
-            .collection
-            .partitions
-            .iter()
+        partitions_read(&header)
             .filter(|p| *p != "_default")
-            .filter(|p| options.partitions.is_empty() || options.partitions.contains(p))
             .cloned()
             .collect()
     } else {
@@ -856,7 +863,7 @@ async fn write_series(
     written: &Arc<AtomicU64>,
 ) -> anyhow::Result<(CollectionEntry, Option<CollectionSummary>)> {
     let name = prepared.plan.collection.clone();
-    let runs = partition_runs(&prepared, &series.progress, options)?;
+    let runs = partition_runs(&prepared, &series.progress)?;
     let done = series.progress.parts;
     prepared.resumed_rows = done.iter().map(|p| p.rows).sum();
     if !done.is_empty() {
@@ -865,7 +872,8 @@ async fn write_series(
             done.len()
         );
     }
-    let (fields, schema) = if runs.iter().any(|run| run.partition.is_some()) {
+    // Parts of one partition each: the partition is in the manifest, not a column.
+    let (fields, schema) = if prepared.header.scope.row_partitions {
         (prepared.plan.fields.clone(), prepared.plan.schema.clone())
     } else {
         (prepared.fields.clone(), prepared.schema.clone())
@@ -923,15 +931,9 @@ struct Run {
 fn partition_runs(
     prepared: &Prepared,
     progress: &resume::CollectionProgress,
-    options: &DumpOptions,
 ) -> anyhow::Result<Vec<Run>> {
     let partitions: Vec<Option<String>> = if prepared.header.scope.row_partitions {
-        prepared
-            .header
-            .collection
-            .partitions
-            .iter()
-            .filter(|p| options.partitions.is_empty() || options.partitions.contains(p))
+        partitions_read(&prepared.header)
             .map(|p| Some(p.clone()))
             .collect()
     } else {

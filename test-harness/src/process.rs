@@ -23,6 +23,22 @@ pub fn signal(pid: u32, sig: &str) {
     assert!(sent.success(), "kill -{sig} {pid} failed");
 }
 
+/// Waits until `ready` holds, to act on a running child at a known point
+/// (a signal, a kill). Returns false when the child ended first (the
+/// caller decides whether that fails the test); panics after a minute.
+pub fn wait_until(child: &mut Child, mut ready: impl FnMut() -> bool) -> bool {
+    for _ in 0..12_000 {
+        if ready() {
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("the child never got ready (a minute)");
+}
+
 /// Deterministic pseudo-random bytes (xorshift64*), cheap to make and hash.
 pub struct Gen(u64);
 

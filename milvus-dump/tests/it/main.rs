@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 mod pinned;
 mod tls;
 
+use test_harness::process::wait_until;
 use test_harness::{compare, describe, run, run_ok, seed, unique_name, Server};
 
 /// Runs `serve` on a listener bound to a free loopback port, on its own
@@ -590,13 +591,10 @@ fn resume_continues_a_killed_backup_set_without_losing_or_duplicating_rows() {
                 })
                 .unwrap_or(0)
         };
-        while records(&set) < 3 {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "the dump finished before it could be killed"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        assert!(
+            wait_until(&mut child, || records(&set) >= 3),
+            "the dump finished before it could be killed"
+        );
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(!set.join("manifest.json").exists());
@@ -692,13 +690,10 @@ fn partitions_get_parts_of_their_own_and_a_killed_dump_resumes_inside_one() {
         .spawn()
         .unwrap();
     let record = set.join(&name).join("part-00006.parquet.json");
-    while !record.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the dump finished before it could be killed"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    assert!(
+        wait_until(&mut child, || record.exists()),
+        "the dump finished before it could be killed"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let out = run_ok(

@@ -14,6 +14,7 @@ use test_harness::{
 };
 
 use super::{count, dump, load};
+use test_harness::process::wait_until;
 
 /// Sends `signal` to `child`, returns its exit status and stderr.
 fn stop(child: Child, signal: &str) -> (Option<i32>, String) {
@@ -23,18 +24,6 @@ fn stop(child: Child, signal: &str) -> (Option<i32>, String) {
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-/// Waits until `ready` holds (or the child has ended, which the caller's
-/// assertions then catch).
-fn wait_until(child: &mut Child, mut ready: impl FnMut() -> bool) {
-    for _ in 0..3000 {
-        if ready() || child.try_wait().unwrap().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("never ready");
 }
 
 /// The command a tool printed after "continue with: ", run by the shell.
