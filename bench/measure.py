@@ -13,9 +13,10 @@ with the server and figures move by ±15% between runs), with every run's
 seconds in "runs_seconds" and the highest peak RSS of all runs.
 --report FILE: the --report file the command writes: milvus-dump's
 "read_seconds" (the read phase alone) becomes "read_seconds" and
-"read_rows_per_sec"; milvus-load's "insert_seconds" (reading and inserting,
-without the flush, index build and load after) becomes "insert_seconds" and
-"insert_rows_per_sec".
+"read_rows_per_sec"; milvus-load's phase that puts the rows in (reading and
+inserting them, or the server importing them; without the flush, index
+build and load after) becomes "insert_seconds" and "insert_rows_per_sec",
+and its "phases" (seconds of each) are copied.
 --timed: the command times its own work and prints it as a JSON object with
 "seconds" on its last line of stdout; that becomes "timed_seconds" and
 "timed_rows_per_sec" (for work that must not count set-up, such as requests
@@ -82,8 +83,9 @@ def run_once(cmd, rows, stdout_path, timed, report):
     if report:
         with open(report) as f:
             summary = json.load(f)
-        if "insert_seconds" in summary:
-            phase, seconds = "insert", summary["insert_seconds"]
+        if "phases" in summary:
+            phase, seconds = "insert", summary["phases"]["rows"]
+            result["phases"] = {k: round(v, 3) for k, v in summary["phases"].items()}
         else:
             phase, seconds = "read", sum(c["read_seconds"] for c in summary["collections"])
         result[f"{phase}_seconds"] = round(seconds, 3)

@@ -74,12 +74,15 @@ set_bytes=$(du -sb "$set" | cut -f1)
 parts() { find "$1" -name 'part-*.parquet' | wc -l; }
 echo "{\"server\": \"milvus235\", \"rows\": $rows, \"dim\": $dim, \"set_mib\": $((set_bytes >> 20)), \"parts\": [$(parts "$set"), $(parts "$big_parts")], \"cores\": $(nproc)}"
 
-# restore LABEL -- CMD...: one whole restore into $copy, measured, then checked and dropped.
+# restore LABEL -- CMD...: one whole restore into $copy, measured (with the
+# phases of milvus-load's --report $report), then checked and dropped.
+report=$MP_RUN_DIR/restore-report.json
 restore() {
     local label=$1 line
     shift 2
     sleep 10 # let the server settle (flushes, drops) before the clock starts
-    line=$("$py" bench/measure.py "$label" "$rows" -- "$@") || { echo "$line"; return 1; }
+    rm -f "$report"
+    line=$("$py" bench/measure.py "$label" "$rows" --report "$report" -- "$@") || { echo "$line"; return 1; }
     "$py" bench/load/check_target.py "$uri" "$copy" "$rows" || {
         echo "{\"label\": \"$label\", \"failed\": true, \"reason\": \"$copy does not hold $rows rows\"}"
         return 1
@@ -87,13 +90,13 @@ restore() {
     echo "$line"
 }
 inserted=$(restore "a milvus-load (insert)" -- \
-    target/release/milvus-load --uri "$uri" -c "$copy" -q "$set")
+    target/release/milvus-load --uri "$uri" -c "$copy" -q --report "$report" "$set")
 echo "$inserted"
 imported=$(restore "b milvus-load --import" -- \
-    target/release/milvus-load --uri "$uri" -c "$copy" -q --import "$set")
+    target/release/milvus-load --uri "$uri" -c "$copy" -q --report "$report" --import "$set")
 echo "$imported"
 imported_big=$(restore "c milvus-load --import, $big_part_bytes parts" -- \
-    target/release/milvus-load --uri "$uri" -c "$copy" -q --import "$big_parts")
+    target/release/milvus-load --uri "$uri" -c "$copy" -q --report "$report" --import "$big_parts")
 echo "$imported_big"
 "$py" - "$inserted" "$imported" "$imported_big" <<'RATIOS'
 import json, sys

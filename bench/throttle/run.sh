@@ -71,7 +71,7 @@ rate = float(sys.argv[1])
 ok = True
 for step, path, key in (("dump", sys.argv[2], "rows_per_sec"), ("load", sys.argv[3], "insert_rows_per_sec")):
     summary = json.load(open(path))
-    held = summary[key] if key in summary else summary["rows"] / summary["insert_seconds"]
+    held = summary[key] if key in summary else summary["rows"] / summary["phases"]["rows"]
     deviation = (held / rate - 1) * 100
     inside = -10 <= deviation <= 5
     ok &= inside

@@ -195,10 +195,9 @@ pub struct Summary {
     pub rows: u64,
     /// Seconds, end to end.
     pub seconds: f64,
-    /// Seconds of the phase that puts the rows in (reading, encoding and
-    /// inserting them, or the server importing them).
-    pub insert_seconds: f64,
-    /// Rows per second of that phase.
+    /// Where the seconds went, phase by phase.
+    pub phases: Phases,
+    /// Rows per second of the phase that puts the rows in.
     pub rows_per_s: f64,
     /// How the rows got in: `insert` or `import`.
     pub rows_via: RowsVia,
@@ -220,6 +219,22 @@ pub struct Summary {
     /// The rate limits held (`--max-rows-per-second`, `--max-bytes-per-second`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throttle: Option<Held>,
+}
+
+/// Seconds of each phase of a load; the rest of `seconds` is opening the
+/// input and creating the collection.
+#[derive(Debug, Default, Serialize)]
+pub struct Phases {
+    /// Putting the rows in: reading, encoding and inserting them, or the
+    /// server importing them (which builds the indexes on each imported
+    /// segment before it counts as done).
+    pub rows: f64,
+    /// Sealing and counting them (flush, row count).
+    pub persisted: f64,
+    /// Building the indexes after the rows (none after an import).
+    pub indexed: f64,
+    /// Loading the collection for search, and switching over.
+    pub loaded: f64,
 }
 
 /// Reads a header saved by `milvus-dump --schema-only` (or a bare header object).
@@ -646,6 +661,7 @@ async fn execute(
             }
         },
     };
+    let persisting = Instant::now();
     check_rows(
         client,
         &plan,
@@ -655,13 +671,19 @@ async fn execute(
         options,
     )
     .await?;
+    let persisted = persisting.elapsed().as_secs_f64();
     let finished = finish(client, &mut plan, inserted.rows, options).await?;
     Ok(Summary {
         collection: plan.target,
         database: client.db().to_string(),
         rows: inserted.rows,
         seconds: 0.0, // set by the caller, who started the clock
-        insert_seconds: inserted.seconds,
+        phases: Phases {
+            rows: inserted.seconds,
+            persisted,
+            indexed: finished.indexed_seconds,
+            loaded: finished.loaded_seconds,
+        },
         rows_per_s: inserted.rows as f64 / inserted.seconds.max(1e-9),
         rows_via: plan.rows_via,
         batches: inserted.produced.batches,
@@ -1032,6 +1054,9 @@ struct Finished {
     indexes: Vec<String>,
     loaded: bool,
     aliases: Vec<String>,
+    indexed_seconds: f64,
+    /// Loading and switching over.
+    loaded_seconds: f64,
 }
 
 /// Indexes, loads, removes the load's mark, swaps a replacement in, points
@@ -1052,14 +1077,17 @@ async fn finish(
         true
     };
     let mut indexes = Vec::new();
+    let mut indexed_seconds = 0.0;
     if creating && built_before {
         indexes = spec.indexes.iter().map(|i| i.index_name.clone()).collect();
     } else if !built_before {
+        let indexing = Instant::now();
         indexes = create_indexes(client, spec, load_into, options)
             .await
             .with_context(|| {
                 format!("the {rows} rows are in {load_into:?}, but its indexes could not be built")
             })?;
+        indexed_seconds = indexing.elapsed().as_secs_f64();
         let has_vectors = spec.fields.iter().any(|f| layout::is_vector(f.data_type));
         if has_vectors && spec.indexes.is_empty() {
             plan.warnings.push(
@@ -1068,6 +1096,7 @@ async fn finish(
             );
         }
     }
+    let loading = Instant::now();
     if plan.allow_ids_for_the_load {
         client
             .drop_collection_properties(load_into, &[ALLOW_INSERT_AUTO_ID])
@@ -1097,6 +1126,8 @@ async fn finish(
         indexes,
         loaded,
         aliases,
+        indexed_seconds,
+        loaded_seconds: loading.elapsed().as_secs_f64(),
     })
 }
 

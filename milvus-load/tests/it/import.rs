@@ -104,6 +104,15 @@ fn a_set_restored_through_import_equals_the_source() {
         summary["batches"], 0,
         "no row went through this process: {summary}"
     );
+    // Where the time went: the indexes were built by the import, on its segments.
+    let phase = |name: &str| summary["phases"][name].as_f64().unwrap();
+    assert!(phase("rows") > 0.0 && phase("loaded") > 0.0, "{summary}");
+    assert_eq!(phase("indexed"), 0.0, "{summary}");
+    let phases: f64 = ["rows", "persisted", "indexed", "loaded"]
+        .map(phase)
+        .iter()
+        .sum();
+    assert!(phases <= summary["seconds"].as_f64().unwrap(), "{summary}");
     compare_copy((server, &name), (server, &copy));
 }
 
@@ -218,7 +227,15 @@ fn a_set_whose_parts_mix_partitions_restores_by_insert_and_is_refused_by_import(
         "$partition",
     );
     assert_eq!(count(server, &copy), "missing");
-    run_ok(load(server).args(["-c", &copy]).arg(set.path()));
+    let summary = summary(&run_ok(load(server).args(["-c", &copy]).arg(set.path())));
+    // Inserted, then indexed: both phases timed.
+    assert_eq!(summary["rows_via"], "insert", "{summary}");
+    for phase in ["rows", "indexed"] {
+        assert!(
+            summary["phases"][phase].as_f64().unwrap() > 0.0,
+            "{summary}"
+        );
+    }
     compare_copy((server, &name), (server, &copy));
 }
 
