@@ -231,6 +231,9 @@ fn refused(part: &Part, file: &str, reason: &str) -> anyhow::Error {
         "the server cannot read it: the set must be in the server's own storage (its bucket, \
          or its local storage directory), and --import-root says what to strip from the set's \
          location to get the server's paths"
+    } else if reason.contains("exceeds the maximum size") {
+        "the part is larger than the server imports a file (common.ImportMaxFileSize, 16 GiB \
+         by default): dump the set again with a smaller --part-bytes, or load it without --import"
     } else {
         "the server's importer refused its contents"
     };
@@ -336,6 +339,24 @@ mod tests {
         let wrong = server_paths("s3://milvus/bk", &parts, Some("s3://other/"));
         let error = wrong.expect_err("not a prefix");
         assert_eq!(pipes_cli::exit::for_error(&error), Exit::Usage);
+    }
+
+    #[test]
+    fn a_refused_part_says_what_to_do_next() {
+        let part = part("d/part-00000.parquet");
+        let why =
+            |reason: &str| format!("{:#}", refused(&part, "/data/d/part-00000.parquet", reason));
+        assert!(
+            why("failed to get file size of 'x': no such file or directory")
+                .contains("--import-root")
+        );
+        assert!(
+            why("the file 'x' size exceeds the maximum size: 17179869184 bytes")
+                .contains("--part-bytes")
+        );
+        let contents = why("value '+Inf' is not a number or infinity");
+        assert!(contents.contains("refused its contents"), "{contents}");
+        assert!(contents.contains("d/part-00000.parquet"), "{contents}");
     }
 
     #[test]
