@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::parallel;
-use crate::reader::{self, KeyRange, Page, ReadPlan, ReadStats};
+use crate::reader::{self, KeyRange, Page, ReadPlan};
 use crate::resume;
 use crate::shard::{self, Shard};
 use crate::sink::{Encoder, Format, PartLimits, PartSeries};
@@ -359,10 +359,38 @@ impl PageSink for PartSeries {
     }
 }
 
+/// The connections a collection is read on: `client` (counts, ranges, one
+/// job's pages) and the `--jobs` connections of a parallel read, opened by
+/// the first read that needs them and shared by the reads after it (a set
+/// reads its partitions one after another).
+struct Readers<'a> {
+    client: &'a Milvus,
+    jobs: tokio::sync::OnceCell<Vec<Milvus>>,
+}
+
+impl<'a> Readers<'a> {
+    fn new(client: &'a Milvus) -> Readers<'a> {
+        Readers {
+            client,
+            jobs: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The `--jobs` connections (clones share each one's HTTP/2 connection).
+    async fn jobs(&self, options: &DumpOptions) -> anyhow::Result<Vec<Milvus>> {
+        let connect = || Milvus::connect(&options.connect);
+        let jobs = self
+            .jobs
+            .get_or_try_init(|| futures::future::try_join_all((0..options.jobs).map(|_| connect())))
+            .await?;
+        Ok(jobs.clone())
+    }
+}
+
 /// Reads one collection into `sink`: fetching overlaps with encoding and
 /// writing through a bounded channel, so memory stays flat.
 async fn pump<S: PageSink>(
-    client: &Milvus,
+    readers: &Readers<'_>,
     prepared: &Prepared,
     count_before: u64,
     start: Option<Pk>,
@@ -375,6 +403,11 @@ async fn pump<S: PageSink>(
     let sizer = match options.page_rows {
         Some(rows) => RequestSizer::fixed(rows),
         None => RequestSizer::new(estimated_row_bytes(&prepared.fields) as usize),
+    };
+    let jobs = if options.jobs > 1 {
+        readers.jobs(options).await?
+    } else {
+        Vec::new()
     };
     // Two pages queued: enough to overlap reading with writing.
     let (tx, mut rx) = mpsc::channel::<Page>(2);
@@ -401,11 +434,13 @@ async fn pump<S: PageSink>(
             start,
             rows: count_before,
         };
-        read_in_parallel(client, read, options, tx).await
+        parallel::read_parallel(readers.client, jobs, read, tx)
+            .await
+            .map_err(anyhow::Error::from)
     } else {
         let mut sizer = sizer;
         reader::read_pages(
-            client,
+            readers.client,
             &prepared.plan,
             &snapshot,
             &mut sizer,
@@ -426,7 +461,8 @@ async fn pump<S: PageSink>(
     let count_after = async {
         match &read {
             Ok(_) => Some(
-                client
+                readers
+                    .client
                     .count(
                         &name,
                         &prepared.plan.filter,
@@ -466,19 +502,6 @@ async fn pump<S: PageSink>(
             concurrent_writes,
         },
     ))
-}
-
-/// Reads on `options.jobs` new connections; `client` finds the ranges.
-async fn read_in_parallel(
-    client: &Milvus,
-    read: parallel::ParallelRead,
-    options: &DumpOptions,
-    tx: mpsc::Sender<Page>,
-) -> anyhow::Result<ReadStats> {
-    let connections =
-        futures::future::try_join_all((0..options.jobs).map(|_| Milvus::connect(&options.connect)))
-            .await?;
-    Ok(parallel::read_parallel(client, connections, read, tx).await?)
 }
 
 /// Where a stream goes: stdout, or a file or object that appears under its
@@ -560,7 +583,7 @@ async fn dump_stream(
         count_before,
     );
     let result = pump(
-        client,
+        &Readers::new(client),
         &prepared,
         count_before,
         None,
@@ -982,6 +1005,7 @@ async fn pump_runs(
     options: &DumpOptions,
     written: &Arc<AtomicU64>,
 ) -> anyhow::Result<(PartSeries, CollectionSummary)> {
+    let readers = Readers::new(client);
     let mut total: Option<CollectionSummary> = None;
     for run in runs {
         let count = match &run.partition {
@@ -995,7 +1019,7 @@ async fn pump_runs(
         prepared.resumed_rows = run.resumed_rows;
         parts.set_partition(run.partition);
         let (returned, summary) = pump(
-            client,
+            &readers,
             prepared,
             count,
             run.after,
